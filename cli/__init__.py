@@ -1,0 +1,1 @@
+"""webhookctl: the command-line interface (click commands as shims over plain functions)."""

@@ -1,0 +1,1 @@
+"""Lambda handlers: standard library and boto3 only."""
