@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from .errors import WebhookctlError
+
 PROVIDER_SOURCE = "registry.terraform.io/hashicorp/aws"
 PROVIDER_VERSION = "5.100.0"
 
@@ -25,7 +27,7 @@ _MIRROR_CANDIDATES = (
 )
 
 
-class TerraformMissing(RuntimeError):
+class TerraformMissing(WebhookctlError):
     pass
 
 

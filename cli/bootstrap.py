@@ -1,0 +1,77 @@
+"""`webhookctl bootstrap`: create the S3 bucket that holds an environment's Terraform state."""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from .aws import client, require_credentials
+from .errors import WebhookctlError
+from .workspace import Workspace
+
+
+def bootstrap(ws: Workspace, log: Callable[[str], None]) -> dict:
+    """Create (or bring up to standard) the state bucket. Safe to run any number of times."""
+    backend = ws.env.backend
+    if backend.type != "s3":
+        log(f"bootstrap: environment '{ws.env.name}' keeps its state in {ws.local_state_file}; nothing to create")
+        return {"environment": ws.env.name, "backend": "local", "created": False}
+    if ws.env.is_emulated:
+        from .stack_ops import check_reachable
+
+        check_reachable(ws)
+    require_credentials(ws)
+    from botocore.exceptions import ClientError
+
+    s3 = client(ws, "s3", region=backend.region)
+    created = False
+    try:
+        kwargs = {"Bucket": backend.bucket}
+        if backend.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": backend.region}
+        s3.create_bucket(**kwargs)
+        created = True
+        log(f"bootstrap: created s3://{backend.bucket} in {backend.region}")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "BucketAlreadyOwnedByYou":
+            log(f"bootstrap: s3://{backend.bucket} already exists (yours); checking its settings")
+        elif code == "BucketAlreadyExists":
+            raise WebhookctlError(
+                f"the state bucket name '{backend.bucket}' is taken by another AWS account: "
+                f"choose another environments.{ws.env.name}.backend.bucket in {ws.config_path.name}"
+            ) from None
+        else:
+            raise WebhookctlError(f"could not create s3://{backend.bucket}: {exc}") from None
+    # Every setting is re-applied each run: idempotent, and it repairs drift.
+    s3.put_bucket_versioning(Bucket=backend.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=backend.bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=backend.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_policy(Bucket=backend.bucket, Policy=json.dumps(tls_only_policy(backend.bucket)))
+    log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted, private and TLS-only")
+    return {"environment": ws.env.name, "backend": "s3", "bucket": backend.bucket, "region": backend.region,
+            "created": created}
+
+
+def tls_only_policy(bucket: str) -> dict:
+    arn = f"arn:aws:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }

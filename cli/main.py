@@ -1,0 +1,261 @@
+"""webhookctl: define, deploy and operate the webhook pipeline, per environment.
+
+Each command is a thin shim over a plain function; heavy imports (boto3, cdktf)
+happen inside those functions so `webhookctl --help` stays instant.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from .errors import WebhookctlError
+from .options import CONTEXT_SETTINGS, env_option, json_option
+
+VERSION = "0.1.0"
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _emit_json(doc) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str))
+
+
+def _workspace(config_path: str, env_name: str):
+    from .workspace import Workspace
+
+    return Workspace.open(config_path, env_name)
+
+
+class Group(click.Group):
+    """Turns unexpected exceptions into one line (the traceback with WEBHOOKCTL_DEBUG=1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the last line of defence: never a raw traceback
+            if os.environ.get("WEBHOOKCTL_DEBUG"):
+                traceback.print_exc()
+            raise WebhookctlError(
+                f"unexpected {type(exc).__name__}: {exc} (rerun with WEBHOOKCTL_DEBUG=1 for the traceback)"
+            ) from None
+
+
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@click.version_option(VERSION, "--version", "-V", prog_name="webhookctl")
+def cli():
+    """Receive webhooks on your own AWS account.
+
+    Every command takes --env (default `local`: the embedded emulator).
+    Start with `webhookctl dev`, then `webhookctl send stripe`.
+    """
+
+
+# ---------------------------------------------------------------- infrastructure
+
+
+@cli.command()
+@env_option
+@json_option
+@click.option("--force", is_flag=True, help="Synthesize even if nothing changed.")
+def synth(env_name, config_path, as_json, force):
+    """Write the stack's Terraform JSON into cdktf.out/stacks/<stack>/."""
+    from .synth import synth as do_synth
+
+    result = do_synth(_workspace(config_path, env_name), force=force, log=_progress)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(result["path"])
+
+
+@cli.command()
+@env_option
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are (for CI drift checks), 1 on error.")
+@click.option("--destroy", "plan_destroy", is_flag=True, help="Plan the destruction of the stack instead.")
+def plan(env_name, config_path, detailed_exitcode, plan_destroy):
+    """Show what deploy would change (terraform plan)."""
+    from .stack_ops import plan as do_plan
+
+    code = do_plan(_workspace(config_path, env_name), detailed_exitcode=detailed_exitcode,
+                   destroy=plan_destroy, log=_progress)
+    sys.exit(code)
+
+
+@cli.command()
+@env_option
+@click.option("--auto-approve", "-y", is_flag=True, help="Apply without asking (CI).")
+def deploy(env_name, config_path, auto_approve):
+    """Plan, then apply exactly that plan (asks first unless --auto-approve)."""
+    from .stack_ops import deploy as do_deploy
+
+    ws = _workspace(config_path, env_name)
+    confirm = None if auto_approve else _confirm_or_refuse
+    do_deploy(ws, confirm=confirm, log=_progress)
+
+
+def _confirm_or_refuse(question: str) -> bool:
+    if not sys.stdin.isatty() and not os.environ.get("WEBHOOKCTL_ASSUME_TTY"):
+        raise WebhookctlError("no terminal to confirm on: rerun with --auto-approve to apply without asking")
+    return click.confirm(question, default=False, err=True)
+
+
+@cli.command()
+@env_option
+@click.option("--force", is_flag=True, help="Required to destroy a protected environment.")
+@click.option("--auto-approve", "-y", is_flag=True, help="Do not ask (unprotected environments only).")
+def destroy(env_name, config_path, force, auto_approve):
+    """Destroy every resource of the environment's stack."""
+    from .stack_ops import destroy as do_destroy
+
+    ws = _workspace(config_path, env_name)
+    if ws.env.protect:
+        if not force:
+            raise WebhookctlError(
+                f"environment '{ws.env.name}' is protected: destroy needs --force and typing its name to confirm"
+            )
+        typed = click.prompt(f"Type the environment name ({ws.env.name}) to destroy it", default="",
+                             show_default=False, err=True)
+        if typed.strip() != ws.env.name:
+            raise WebhookctlError(f"confirmation did not match '{ws.env.name}': nothing was destroyed")
+    elif not auto_approve and not _confirm_or_refuse(f"Destroy every resource of '{ws.stack}'?"):
+        raise WebhookctlError("destroy cancelled: nothing was changed")
+    do_destroy(ws, log=_progress)
+    _progress(f"destroy: {ws.stack} destroyed")
+
+
+@cli.command()
+@env_option
+@json_option
+def outputs(env_name, config_path, as_json):
+    """The stack's outputs (API endpoint, table, bucket, queue, bus, functions)."""
+    from .stack_ops import outputs as do_outputs
+
+    values = do_outputs(_workspace(config_path, env_name), log=_progress)
+    if as_json:
+        _emit_json(values)
+        return
+    width = max(len(k) for k in values)
+    for key in sorted(values):
+        click.echo(f"{key.ljust(width)}  {values[key]}")
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def state():
+    """Inspect the environment's Terraform state."""
+
+
+@state.command("list")
+@env_option
+@json_option
+def state_list(env_name, config_path, as_json):
+    """Every resource address in the state."""
+    from .stack_ops import state_list as do_list
+
+    addresses = do_list(_workspace(config_path, env_name), log=_progress)
+    if as_json:
+        _emit_json(addresses)
+    else:
+        for address in addresses:
+            click.echo(address)
+
+
+@state.command("show")
+@click.argument("address")
+@env_option
+@json_option
+def state_show(address, env_name, config_path, as_json):
+    """One resource's attributes, e.g. aws_sqs_queue.queue_fifo_...."""
+    from .stack_ops import state_show as do_show
+
+    result = do_show(_workspace(config_path, env_name), address, as_json=as_json, log=_progress)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(result, nl=False)
+
+
+@cli.command()
+@env_option
+@json_option
+def bootstrap(env_name, config_path, as_json):
+    """Create the S3 bucket for an environment's remote state (safe to run twice)."""
+    from .bootstrap import bootstrap as do_bootstrap
+
+    result = do_bootstrap(_workspace(config_path, env_name), log=_progress)
+    if as_json:
+        _emit_json(result)
+
+
+@cli.command()
+@env_option
+@json_option
+def doctor(env_name, config_path, as_json):
+    """Check node, terraform, the provider mirror, credentials and the emulator."""
+    from .doctor import as_dicts, run_checks
+
+    checks = run_checks(_workspace(config_path, env_name))
+    if as_json:
+        _emit_json({"ok": all(c.ok for c in checks), "checks": as_dicts(checks)})
+    else:
+        for check in checks:
+            mark = "ok  " if check.ok else "FAIL"
+            click.echo(f"{mark} {check.name}: {check.detail}" + (f"\n     -> {check.fix}" if check.fix and not check.ok else ""))
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        raise WebhookctlError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+
+
+
+# ---------------------------------------------------------------- emulator
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def emulator():
+    """Run the local AWS emulator in the background (for step-by-step work on `local`)."""
+
+
+@emulator.command("start")
+@env_option
+def emulator_start(env_name, config_path):
+    """Start the emulator on the environment's emulator_endpoint."""
+    from .emulator_cmd import start
+
+    start(_workspace(config_path, env_name), _progress)
+
+
+@emulator.command("stop")
+@env_option
+def emulator_stop(env_name, config_path):
+    """Stop the emulator started by `emulator start` (its contents are lost)."""
+    from .emulator_cmd import stop
+
+    stop(_workspace(config_path, env_name), _progress)
+
+
+@emulator.command("status")
+@env_option
+@json_option
+def emulator_status(env_name, config_path, as_json):
+    """Is the emulator answering?"""
+    from .emulator_cmd import status
+
+    result = status(_workspace(config_path, env_name))
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"{'running' if result['running'] else 'not running'} at {result['endpoint']}")
+    if not result["running"]:
+        sys.exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry alias
+    cli()

@@ -1,0 +1,197 @@
+"""plan, deploy, destroy, outputs and state inspection of one environment's stack.
+
+Plain functions over a Workspace; click commands in cli/main.py are shims.
+Terraform always runs in the synthesized stack folder, through cli/terraform.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import terraform
+from .errors import TerraformFailed, WebhookctlError
+from .synth import synth
+from .workspace import Workspace
+
+Log = Callable[[str], None]
+
+LOCK_TIMEOUT = "-lock-timeout=0s"  # a held lock is reported at once, never waited on silently
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def tf_env(ws: Workspace) -> dict[str, str]:
+    cli_config = terraform.write_cli_config(ws.work_dir)
+    env = terraform.terraform_env(cli_config)
+    for key, value in ws.aws_env.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def check_reachable(ws: Workspace) -> None:
+    """Fail early, in one line, when the environment cannot be reached at all."""
+    if ws.env.is_emulated:
+        from local_runtime.emulator import is_moto
+
+        if not is_moto(ws.env.emulator_endpoint):
+            raise WebhookctlError(
+                f"the emulator for environment '{ws.env.name}' is not running at {ws.env.emulator_endpoint}: "
+                f"start it with `webhookctl emulator start` (or run everything with `webhookctl dev`)"
+            )
+        return
+    from .aws import require_credentials
+
+    require_credentials(ws)
+
+
+def _backend_signature(ws: Workspace) -> str:
+    doc = json.loads(ws.stack_json.read_text())
+    backend = doc.get("terraform", {}).get("backend", {})
+    return hashlib.sha256(json.dumps(backend, sort_keys=True).encode()).hexdigest()
+
+
+def init(ws: Workspace, env: dict[str, str], log: Log = _stderr) -> None:
+    """`terraform init` once per backend configuration (the stamp lives in .terraform/)."""
+    stamp = ws.stack_dir / ".terraform" / "webhookctl-backend.sha256"
+    signature = _backend_signature(ws)
+    if stamp.exists() and stamp.read_text() == signature:
+        return
+    if ws.env.backend.type == "local":
+        ws.local_state_file.parent.mkdir(parents=True, exist_ok=True)
+    log(f"terraform: init ({ws.env.backend.type} backend)")
+    result = terraform.run(["init", "-input=false", "-reconfigure", "-no-color"], ws.stack_dir, env, on_line=log)
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform init failed for environment '{ws.env.name}': {_tf_error(result.stdout)}")
+    stamp.parent.mkdir(exist_ok=True)
+    stamp.write_text(signature)
+
+
+def prepare(ws: Workspace, *, force_synth: bool = False, log: Log = _stderr) -> dict[str, str]:
+    """Synth (cached), check the environment is reachable, init. Returns Terraform's environment."""
+    synth(ws, force=force_synth, log=log)
+    check_reachable(ws)
+    env = tf_env(ws)
+    init(ws, env, log)
+    return env
+
+
+def plan(ws: Workspace, *, detailed_exitcode: bool = False, destroy: bool = False, log: Log = _stderr) -> int:
+    """terraform plan into the environment's plan file. Returns 0 no changes, 2 changes."""
+    env = prepare(ws, log=log)
+    args = ["plan", "-input=false", LOCK_TIMEOUT, "-no-color", "-detailed-exitcode", f"-out={ws.plan_file.name}"]
+    if destroy:
+        args.insert(1, "-destroy")
+    result = terraform.run(args, ws.stack_dir, env, on_line=log)
+    if result.returncode == 1:
+        raise TerraformFailed(f"terraform plan failed for environment '{ws.env.name}': {_tf_error(result.stdout)}")
+    return result.returncode if detailed_exitcode else 0 if result.returncode in (0, 2) else result.returncode
+
+
+def apply_plan(ws: Workspace, env: dict[str, str], log: Log = _stderr) -> None:
+    """Apply exactly the saved plan that was shown."""
+    result = terraform.run(
+        ["apply", "-input=false", LOCK_TIMEOUT, "-no-color", ws.plan_file.name], ws.stack_dir, env, on_line=log
+    )
+    ws.plan_file.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform apply failed for environment '{ws.env.name}': {_tf_error(result.stdout)}")
+
+
+def deploy(ws: Workspace, *, confirm: Callable[[str], bool] | None, log: Log = _stderr) -> bool:
+    """Plan, show, confirm (unless confirm is None: --auto-approve), apply that plan. True if applied."""
+    code = plan(ws, detailed_exitcode=True, log=log)
+    if code == 0:
+        ws.plan_file.unlink(missing_ok=True)
+        log(f"deploy: {ws.stack} is up to date, nothing to apply")
+        return False
+    if confirm is not None and not confirm(f"Apply this plan to environment '{ws.env.name}'?"):
+        ws.plan_file.unlink(missing_ok=True)
+        raise WebhookctlError("deploy cancelled: nothing was changed")
+    apply_plan(ws, tf_env(ws), log)
+    log(f"deploy: {ws.stack} applied")
+    return True
+
+
+def destroy(ws: Workspace, *, log: Log = _stderr) -> None:
+    env = prepare(ws, log=log)
+    result = terraform.run(
+        ["destroy", "-auto-approve", "-input=false", LOCK_TIMEOUT, "-no-color"], ws.stack_dir, env, on_line=log
+    )
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform destroy failed for environment '{ws.env.name}': {_tf_error(result.stdout)}")
+
+
+def outputs(ws: Workspace, log: Log = _stderr) -> dict:
+    env = prepare(ws, log=log)
+    result = terraform.run(["output", "-json", "-no-color"], ws.stack_dir, env, capture=True)
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform output failed: {_tf_error(result.stderr or result.stdout)}")
+    raw = json.loads(result.stdout or "{}")
+    if not raw:
+        raise WebhookctlError(f"environment '{ws.env.name}' has no outputs: deploy it first (`webhookctl deploy --env {ws.env.name}`)")
+    return {name: item.get("value") for name, item in raw.items()}
+
+
+def state_list(ws: Workspace, log: Log = _stderr) -> list[str]:
+    env = prepare(ws, log=log)
+    result = terraform.run(["state", "list", LOCK_TIMEOUT], ws.stack_dir, env, capture=True)
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform state list failed: {_tf_error(result.stderr or result.stdout)}")
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def state_show(ws: Workspace, address: str, *, as_json: bool, log: Log = _stderr) -> str | dict:
+    env = prepare(ws, log=log)
+    if not as_json:
+        result = terraform.run(["state", "show", "-no-color", address], ws.stack_dir, env, capture=True)
+        if result.returncode != 0:
+            raise WebhookctlError(_not_in_state(ws, address, result.stderr or result.stdout))
+        return result.stdout
+    result = terraform.run(["show", "-json", "-no-color"], ws.stack_dir, env, capture=True)
+    if result.returncode != 0:
+        raise TerraformFailed(f"terraform show failed: {_tf_error(result.stderr or result.stdout)}")
+    for resource in _resources(json.loads(result.stdout or "{}").get("values", {}).get("root_module", {})):
+        if resource.get("address") == address:
+            return resource
+    raise WebhookctlError(_not_in_state(ws, address, ""))
+
+
+def _resources(module: dict):
+    yield from module.get("resources", [])
+    for child in module.get("child_modules", []):
+        yield from _resources(child)
+
+
+def _not_in_state(ws: Workspace, address: str, detail: str) -> str:
+    reason = _tf_error(detail) if detail.strip() else "no such resource"
+    return f"'{address}' is not in the state of environment '{ws.env.name}' ({reason}); see `webhookctl state list --env {ws.env.name}`"
+
+
+_ERROR_LINE = re.compile(r"^[\s│╷╵]*Error:\s*(.+?)\s*$")
+
+
+def _tf_error(output: str) -> str:
+    """Terraform's own first `Error:` line (kept verbatim), with the lock case made actionable."""
+    errors = [m.group(1) for line in output.splitlines() if (m := _ERROR_LINE.match(line))]
+    if any("acquiring the state lock" in e for e in errors):
+        lock_id = re.search(r"ID:\s+(\S+)", output)
+        who = re.search(r"Who:\s+(\S+)", output)
+        since = re.search(r"Created:\s+(.+)", output)
+        return (
+            "the state is locked by another run"
+            + (f" (lock {lock_id.group(1)}" if lock_id else " (")
+            + (f", held by {who.group(1)}" if who else "")
+            + (f", since {since.group(1).strip()}" if since else "")
+            + "); wait for it to finish, or if it died run `terraform force-unlock <ID>` in the stack folder"
+        )
+    return errors[0] if errors else "see Terraform's output above"
