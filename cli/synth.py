@@ -88,4 +88,5 @@ def synth(ws: Workspace, *, force: bool = False, log: Callable[[str], None] = pr
 
 def _last_error_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output (see above)"
+    last = lines[-1] if lines else "no output (see above)"
+    return last.removeprefix("Error: ")
