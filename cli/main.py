@@ -257,5 +257,44 @@ def emulator_status(env_name, config_path, as_json):
         sys.exit(1)
 
 
+# ---------------------------------------------------------------- day-2 operations
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def secrets():
+    """Manage the providers' signing secrets (stored in Secrets Manager, never in config or state)."""
+
+
+@secrets.command("set")
+@click.argument("provider")
+@env_option
+@click.option("--keep-previous", is_flag=True, help="Keep the current secret active too (rotation).")
+def secrets_set(provider, env_name, config_path, keep_previous):
+    """Read PROVIDER's signing secret from stdin and store it; in effect for the next request."""
+    from .operations import set_secret
+
+    value = click.get_text_stream("stdin").read().strip()
+    set_secret(_workspace(config_path, env_name), provider, value, keep_previous=keep_previous, log=_progress)
+
+
+@cli.command()
+@click.argument("webhook_id")
+@env_option
+@json_option
+def status(webhook_id, env_name, config_path, as_json):
+    """The record of one delivery: status, attempts, S3 key, timestamps."""
+    from .operations import delivery_status
+    from .stack_ops import known_outputs
+
+    ws = _workspace(config_path, env_name)
+    record = delivery_status(ws, webhook_id, known_outputs(ws, _progress)["dynamodb_table_name"])
+    if as_json:
+        _emit_json(record)
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

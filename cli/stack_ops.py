@@ -117,7 +117,9 @@ def deploy(ws: Workspace, *, confirm: Callable[[str], bool] | None, log: Log = _
     if confirm is not None and not confirm(f"Apply this plan to environment '{ws.env.name}'?"):
         ws.plan_file.unlink(missing_ok=True)
         raise WebhookctlError("deploy cancelled: nothing was changed")
-    apply_plan(ws, tf_env(ws), log)
+    env = tf_env(ws)
+    apply_plan(ws, env, log)
+    _save_outputs(ws, _read_outputs(ws, env))
     log(f"deploy: {ws.stack} applied")
     return True
 
@@ -129,17 +131,39 @@ def destroy(ws: Workspace, *, log: Log = _stderr) -> None:
     )
     if result.returncode != 0:
         raise TerraformFailed(f"terraform destroy failed for environment '{ws.env.name}': {_tf_error(result.stdout)}")
+    _outputs_cache(ws).unlink(missing_ok=True)
 
 
 def outputs(ws: Workspace, log: Log = _stderr) -> dict:
-    env = prepare(ws, log=log)
+    values = _read_outputs(ws, prepare(ws, log=log))
+    if not values:
+        raise WebhookctlError(f"environment '{ws.env.name}' has no outputs: deploy it first (`webhookctl deploy --env {ws.env.name}`)")
+    _save_outputs(ws, values)
+    return values
+
+
+def _read_outputs(ws: Workspace, env: dict[str, str]) -> dict:
     result = terraform.run(["output", "-json", "-no-color"], ws.stack_dir, env, capture=True)
     if result.returncode != 0:
         raise TerraformFailed(f"terraform output failed: {_tf_error(result.stderr or result.stdout)}")
-    raw = json.loads(result.stdout or "{}")
-    if not raw:
-        raise WebhookctlError(f"environment '{ws.env.name}' has no outputs: deploy it first (`webhookctl deploy --env {ws.env.name}`)")
-    return {name: item.get("value") for name, item in raw.items()}
+    return {name: item.get("value") for name, item in json.loads(result.stdout or "{}").items()}
+
+
+def _outputs_cache(ws: Workspace) -> Path:
+    return ws.work_dir / f"outputs-{ws.env.name}.json"
+
+
+def _save_outputs(ws: Workspace, values: dict) -> None:
+    ws.work_dir.mkdir(parents=True, exist_ok=True)
+    _outputs_cache(ws).write_text(json.dumps(values, indent=2, sort_keys=True))
+
+
+def known_outputs(ws: Workspace, log: Log = _stderr) -> dict:
+    """Outputs as of the last deploy (no Terraform run); falls back to `terraform output`."""
+    try:
+        return json.loads(_outputs_cache(ws).read_text())
+    except (OSError, ValueError):
+        return outputs(ws, log)
 
 
 def state_list(ws: Workspace, log: Log = _stderr) -> list[str]:

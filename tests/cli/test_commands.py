@@ -126,6 +126,7 @@ def test_deploy_applies_exactly_the_saved_plan(run_cli, fake_tf):
     assert fake_tf.argvs[1:] == [
         [*PLAN, "-out=local.tfplan"],
         ["apply", "-input=false", "-lock-timeout=0s", "-no-color", "local.tfplan"],
+        ["output", "-json", "-no-color"],  # cached for send/status
     ]
 
 

@@ -1,0 +1,103 @@
+"""Day-2 operations on a deployed environment: secrets and delivery status."""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from .errors import WebhookctlError
+from .workspace import Workspace
+
+Log = Callable[[str], None]
+
+
+def secret_id(ws: Workspace, provider: str) -> str:
+    """The Secrets Manager secret the stack created for this provider (docs/design.md)."""
+    return f"{ws.stack}/providers/{provider}"
+
+
+def require_provider(ws: Workspace, provider: str):
+    try:
+        return ws.config.providers[provider]
+    except KeyError:
+        known = ", ".join(sorted(ws.config.providers))
+        raise WebhookctlError(f"unknown provider '{provider}' (configured: {known})") from None
+
+
+def _client(ws: Workspace, service: str):
+    from .aws import client, require_credentials
+    from .stack_ops import check_reachable
+
+    if ws.env.is_emulated:
+        check_reachable(ws)
+    require_credentials(ws)
+    return client(ws, service)
+
+
+def read_secrets(ws: Workspace, provider: str, sm=None) -> list[str]:
+    """The provider's active secrets, newest first ([] when none was set yet)."""
+    from botocore.exceptions import ClientError
+
+    sm = sm or _client(ws, "secretsmanager")
+    try:
+        value = sm.get_secret_value(SecretId=secret_id(ws, provider))["SecretString"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
+            message = exc.response.get("Error", {}).get("Message", "")
+            if "version" in message.lower() or "AWSCURRENT" in message:
+                return []  # the container exists but holds no value yet
+            raise WebhookctlError(
+                f"no secret container {secret_id(ws, provider)} in environment '{ws.env.name}': "
+                f"deploy it first (`webhookctl deploy --env {ws.env.name}`)"
+            ) from None
+        raise
+    try:
+        secrets = json.loads(value)["secrets"]
+    except (ValueError, KeyError, TypeError):
+        raise WebhookctlError(f"secret {secret_id(ws, provider)} is not in webhookctl's format") from None
+    return [s for s in secrets if isinstance(s, str) and s]
+
+
+def validate_secret(scheme: str, value: str) -> None:
+    if not value:
+        raise WebhookctlError("no secret on stdin (pipe it in, e.g. `pbpaste | webhookctl secrets set stripe`)")
+    if any(ch.isspace() for ch in value):
+        raise WebhookctlError("the secret contains whitespace: pass exactly the value the provider shows")
+    if scheme == "standard" and not value.startswith("whsec_"):
+        raise WebhookctlError("Standard Webhooks secrets look like whsec_<base64>: copy the whole value")
+
+
+def set_secret(ws: Workspace, provider: str, value: str, *, keep_previous: bool, log: Log) -> dict:
+    """Store a new secret; with keep_previous the old one stays active (rotation)."""
+    config = require_provider(ws, provider)
+    validate_secret(config.scheme, value)
+    sm = _client(ws, "secretsmanager")
+    current = read_secrets(ws, provider, sm)
+    kept = [s for s in current if s != value][:1] if keep_previous else []
+    sm.put_secret_value(SecretId=secret_id(ws, provider), SecretString=json.dumps({"secrets": [value, *kept]}))
+    log(f"secrets: {provider} now has {1 + len(kept)} active secret(s) in '{ws.env.name}'"
+        + (" (the previous one still verifies until the next `secrets set` without --keep-previous)" if kept else ""))
+    return {"provider": provider, "secret_id": secret_id(ws, provider), "active_secrets": 1 + len(kept)}
+
+
+def delivery_status(ws: Workspace, webhook_id: str, table_name: str) -> dict:
+    ddb = _client(ws, "dynamodb")
+    item = ddb.get_item(TableName=table_name, Key={"webhook_id": {"S": webhook_id}}, ConsistentRead=True).get("Item")
+    if not item:
+        raise WebhookctlError(f"no delivery {webhook_id} in environment '{ws.env.name}'")
+    return {key: _plain(value) for key, value in sorted(item.items())}
+
+
+def _plain(value: dict):
+    (kind, inner), = value.items()
+    if kind == "N":
+        return int(inner) if inner.lstrip("-").isdigit() else float(inner)
+    if kind == "BOOL":
+        return inner
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _plain(v) for k, v in inner.items()}
+    if kind == "L":
+        return [_plain(v) for v in inner]
+    return inner
