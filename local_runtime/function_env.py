@@ -1,0 +1,231 @@
+"""The in-process stand-in for a deployed Lambda function's runtime.
+
+moto stores functions but does not run them, so `webhookctl dev` runs the
+handlers in this process. This module gives them what Lambda would: the
+environment variables the deployed function has (read back from the
+emulator's Lambda API, so the stack stays the single source of truth), the
+emulator endpoint and credentials, a Lambda-like context object, and the
+handler itself, imported by its Lambda handler string.
+
+os.environ is process-wide and the ingest and process handlers run in the
+same process on different threads, so the environment is applied once for the
+whole session (`merge_environments` of both functions, which refuses a key the
+two functions set differently) rather than swapped per invocation.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_runtime.emulator import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS
+
+DEFAULT_REGION = "us-east-1"
+
+# Variables the Lambda runtime sets per function; they necessarily differ
+# between two functions and are left out of a merged environment.
+PER_FUNCTION_KEYS = frozenset(
+    {
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "_HANDLER",
+    }
+)
+
+
+class EnvironmentConflict(ValueError):
+    """Two functions set the same variable to different values."""
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """What the runtime needs from `lambda get_function_configuration`."""
+
+    name: str
+    arn: str
+    handler: str
+    memory_mb: int = 128
+    timeout_s: int = 3
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, cfg: Mapping[str, Any]) -> "FunctionConfig":
+        return cls(
+            name=cfg["FunctionName"],
+            arn=cfg["FunctionArn"],
+            handler=cfg.get("Handler") or "",
+            memory_mb=int(cfg.get("MemorySize") or 128),
+            timeout_s=int(cfg.get("Timeout") or 3),
+            variables=dict((cfg.get("Environment") or {}).get("Variables") or {}),
+        )
+
+    def context(self, request_id: str | None = None) -> "LambdaContext":
+        return LambdaContext.for_function(self, request_id)
+
+
+def _lambda_client(endpoint: str, region: str):
+    import boto3
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=EMULATOR_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+
+
+def get_function_config(
+    endpoint: str, function_name: str, region: str = DEFAULT_REGION, *, client: Any = None
+) -> FunctionConfig:
+    """The deployed function's configuration, from the emulator's Lambda API."""
+    client = client or _lambda_client(endpoint, region)
+    return FunctionConfig.from_api(client.get_function_configuration(FunctionName=function_name))
+
+
+def emulator_environment(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """What every in-process handler needs to reach the emulator, and nothing real."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **EMULATOR_CREDENTIALS,
+        # Never let botocore fall back to instance metadata or a user profile.
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def function_environment(
+    endpoint: str, function: FunctionConfig | str, region: str = DEFAULT_REGION, *, client: Any = None
+) -> dict[str, str]:
+    """The environment the deployed function would run with, pointed at the emulator.
+
+    Precedence: the function's own variables < the emulator variables (a
+    deployed `AWS_ENDPOINT_URL` or credential never points the local run
+    elsewhere) ; plus the per-function variables the Lambda runtime sets.
+    """
+    if isinstance(function, str):
+        function = get_function_config(endpoint, function, region, client=client)
+    env = {str(k): str(v) for k, v in function.variables.items()}
+    env.update(emulator_environment(endpoint, region))
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "_HANDLER": function.handler,
+        }
+    )
+    return env
+
+
+def merge_environments(*envs: Mapping[str, str]) -> dict[str, str]:
+    """One environment for several functions sharing this process.
+
+    Per-function runtime variables are dropped; any other key two functions
+    set to different values raises EnvironmentConflict (the handlers would
+    otherwise silently read the other function's value).
+    """
+    merged: dict[str, str] = {}
+    conflicts: list[str] = []
+    for env in envs:
+        for key, value in env.items():
+            if key in PER_FUNCTION_KEYS:
+                continue
+            if key in merged and merged[key] != value:
+                conflicts.append(f"{key} ({merged[key]!r} vs {value!r})")
+            merged.setdefault(key, value)
+    if conflicts:
+        raise EnvironmentConflict("functions disagree on: " + ", ".join(conflicts))
+    return merged
+
+
+@contextmanager
+def applied_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """Apply env to os.environ; restore exactly what was there afterwards."""
+    saved = {key: os.environ.get(key) for key in env}
+    try:
+        os.environ.update({k: str(v) for k, v in env.items()})
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def load_handler(handler: str, *, fresh: bool = True) -> Callable[[Any, Any], Any]:
+    """Import `package.module.function` as Lambda does and return the function.
+
+    fresh=True drops the module and every module of its top-level package from
+    sys.modules first, so module-level code (environment reads, boto3
+    clients) runs again under the environment applied now: a cold start.
+    """
+    module_name, sep, attr = handler.rpartition(".")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"handler must be 'module.function', got {handler!r}")
+    if fresh:
+        top = module_name.split(".")[0]
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+    module = importlib.import_module(module_name)
+    try:
+        fn = getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"{module_name} has no attribute {attr!r} (handler {handler!r})") from None
+    if not callable(fn):
+        raise TypeError(f"handler {handler!r} is not callable")
+    return fn
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object."""
+
+    def __init__(
+        self,
+        function_name: str,
+        invoked_function_arn: str,
+        memory_limit_in_mb: int | str = 128,
+        timeout_s: float = 3,
+        aws_request_id: str | None = None,
+        function_version: str = "$LATEST",
+    ):
+        self.function_name = function_name
+        self.function_version = function_version
+        self.invoked_function_arn = invoked_function_arn
+        # The real runtime (awslambdaric) exposes this as a string.
+        self.memory_limit_in_mb = str(memory_limit_in_mb)
+        self.aws_request_id = aws_request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + float(timeout_s)
+
+    @classmethod
+    def for_function(cls, function: FunctionConfig, request_id: str | None = None) -> "LambdaContext":
+        return cls(function.name, function.arn, function.memory_mb, function.timeout_s, request_id)
+
+    @classmethod
+    def local(cls, function_name: str, region: str = DEFAULT_REGION, timeout_s: float = 3,
+              request_id: str | None = None) -> "LambdaContext":
+        arn = f"arn:aws:lambda:{region}:{EMULATOR_ACCOUNT_ID}:function:{function_name}"
+        return cls(function_name, arn, 128, timeout_s, request_id)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def __repr__(self) -> str:
+        return f"LambdaContext({self.function_name!r}, request_id={self.aws_request_id!r})"
