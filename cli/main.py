@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -294,6 +295,27 @@ def status(webhook_id, env_name, config_path, as_json):
     width = max(len(k) for k in record)
     for key, value in record.items():
         click.echo(f"{key.ljust(width)}  {value}")
+
+
+@cli.command()
+@click.argument("provider")
+@env_option
+@json_option
+@click.option("--file", "-f", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Send this payload instead of the built-in sample.")
+@click.option("--url", help="Base URL of the ingest API (default: `webhookctl dev`'s, or the stack's api_endpoint).")
+def send(provider, env_name, config_path, as_json, file, url):
+    """Sign a sample (or --file) payload with PROVIDER's scheme and secret, and POST it."""
+    from .send import send as do_send
+
+    result = do_send(_workspace(config_path, env_name), provider, file=file, url=url, secret=None)
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"{result['status']} {json.dumps(result['response'])}  ({result['milliseconds']} ms, {result['url']})")
+    if result["status"] >= 400:
+        reason = result["response"].get("message") or result["response"].get("error") or "see the response"
+        raise WebhookctlError(f"{provider} webhook was rejected with HTTP {result['status']}: {reason}")
 
 
 def main() -> None:  # pragma: no cover - console entry alias
