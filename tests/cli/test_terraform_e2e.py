@@ -1,0 +1,121 @@
+"""The CLI with the real Terraform against the emulator: per-environment state, end to end.
+
+`local` keeps its state file in the project; `staging` (emulated too, for the
+test) has an S3 backend whose bucket `bootstrap` creates on the emulator.
+"""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+
+SEED_OUTPUTS = {
+    "api_endpoint", "dynamodb_table_name", "s3_bucket_name", "sqs_queue_url", "eventbridge_bus_arn",
+    "ingestion_function_name", "processing_function_name",
+}
+STAGING = """
+[environments.staging]
+region = "us-east-1"
+emulator_endpoint = "{endpoint}"
+backend = {{ type = "s3", bucket = "webhooks-tfstate-staging", key = "webhookctl/staging.tfstate", region = "us-east-1" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """This module's own emulator: stacks here must not meet other tests' resources."""
+    from local_runtime.emulator import Emulator, free_port
+
+    with Emulator(port=free_port()) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def e2e_project(tmp_path_factory, project_root, emulator):
+    folder = tmp_path_factory.mktemp("e2e-project")
+    text = (project_root / "webhookctl.toml").read_text().replace("http://127.0.0.1:4566", emulator.endpoint)
+    (folder / "webhookctl.toml").write_text(text + STAGING.format(endpoint=emulator.endpoint))
+    return folder
+
+
+@pytest.fixture
+def cli_in(e2e_project, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.chdir(e2e_project)
+    monkeypatch.delenv("WEBHOOKCTL_ENV", raising=False)
+    monkeypatch.delenv("WEBHOOKCTL_CONFIG", raising=False)
+
+    def run(*args, input=None):
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+def s3(emulator):
+    return boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1")
+
+
+def test_local_deploy_outputs_state_and_destroy(cli_in, e2e_project):
+    result = cli_in("deploy", "--auto-approve")
+    assert result.exit_code == 0, result.output[-3000:]
+    state_file = e2e_project / ".webhookctl" / "state" / "webhooks-local.tfstate"
+    assert state_file.exists()
+
+    outputs = json.loads(cli_in("outputs", "--json").stdout)
+    assert SEED_OUTPUTS | {"dlq_url", "event_bus_name", "emulator_endpoint"} <= set(outputs)
+    assert outputs["sqs_queue_url"].endswith(".fifo") and outputs["dlq_url"].endswith(".fifo")
+
+    addresses = json.loads(cli_in("state", "list", "--json").stdout)
+    assert len(addresses) > 30
+    queue = next(a for a in addresses if a.startswith("aws_sqs_queue.") and "dlq" not in a.lower())
+    shown = json.loads(cli_in("state", "show", queue, "--json").stdout)
+    assert shown["values"]["fifo_queue"] is True
+
+    again = cli_in("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output[-3000:]  # no drift after apply
+
+    gone = cli_in("destroy", "--auto-approve")
+    assert gone.exit_code == 0, gone.output[-3000:]
+    assert json.loads(cli_in("state", "list", "--json").stdout) == []
+
+
+def test_s3_backend_on_the_emulator(cli_in, emulator):
+    first = cli_in("bootstrap", "--env", "staging", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["created"] is True
+    second = cli_in("bootstrap", "--env", "staging", "--json")
+    assert json.loads(second.stdout)["created"] is False  # safe to run twice
+    bucket = s3(emulator)
+    assert bucket.get_bucket_versioning(Bucket="webhooks-tfstate-staging")["Status"] == "Enabled"
+    block = bucket.get_public_access_block(Bucket="webhooks-tfstate-staging")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+
+    deployed = cli_in("deploy", "--env", "staging", "-y")
+    assert deployed.exit_code == 0, deployed.output[-3000:]
+    keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="webhooks-tfstate-staging").get("Contents", [])]
+    assert keys == ["webhookctl/staging.tfstate"]  # its own state object, and no leftover lock
+    state = json.loads(bucket.get_object(Bucket="webhooks-tfstate-staging", Key=keys[0])["Body"].read())
+    assert any(r["type"] == "aws_sqs_queue" for r in state["resources"])
+
+    noop = cli_in("deploy", "--env", "staging", "-y")
+    assert noop.exit_code == 0
+    assert "webhooks-staging is up to date, nothing to apply" in noop.stderr
+
+    lock = {"ID": "1b2c3d4e-lock", "Operation": "OperationTypeApply", "Info": "", "Who": "ci@runner",
+            "Version": "1.11.4", "Created": "2026-11-29T08:00:00Z", "Path": "webhooks-tfstate-staging/webhookctl/staging.tfstate"}
+    bucket.put_object(Bucket="webhooks-tfstate-staging", Key="webhookctl/staging.tfstate.tflock", Body=json.dumps(lock))
+    locked = cli_in("plan", "--env", "staging")
+    assert locked.exit_code == 1
+    last = locked.stderr.splitlines()[-1]
+    assert last.startswith("Error: terraform plan failed for environment 'staging': the state is locked by another run")
+    assert "1b2c3d4e-lock" in last and "ci@runner" in last
+    bucket.delete_object(Bucket="webhooks-tfstate-staging", Key="webhookctl/staging.tfstate.tflock")
+
+    gone = cli_in("destroy", "--env", "staging", "-y")
+    assert gone.exit_code == 0, gone.output[-3000:]
