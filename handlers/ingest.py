@@ -1,0 +1,385 @@
+"""Ingest: API Gateway REST proxy event -> verified, durably stored, enqueued.
+
+Order of work (design: exactly one record, one message, no loss):
+
+1. Resolve the provider (`/webhooks/{provider}`, or `/webhook` + `X-Provider-ID`):
+   unknown -> 404, before any secret is read. Body over `MAX_BODY_BYTES` -> 413.
+2. Verify the signature over the raw bytes with the cached secrets; on a bad
+   signature re-read the secret (rate-limited per provider) and retry once.
+   400 / 401 store nothing.
+3. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `received`.
+   If the item exists: `queued` / `processed` / `failed` -> 200 duplicate;
+   `received` (an earlier attempt died midway) -> resume with ITS s3_key.
+4. S3 PutObject: the exact bytes + the headers needed to re-verify.
+5. SQS SendMessage: a pointer; MessageDeduplicationId = webhook_id.
+6. UpdateItem status -> `queued` if still `received` (a failed condition means
+   the processor or a concurrent attempt got there first).
+
+A failure in 3-5 answers 5xx so the provider retries, and the retry resumes at
+step 4. A failure in 6 still answers 202: the payload is stored and enqueued,
+and the processor moves the record on from `received` itself.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+from . import aws
+from . import observability as obs
+from . import secrets as secret_store
+from . import signatures as sig
+
+_JSON = {"Content-Type": "application/json"}
+_UNKNOWN = "_unknown"  # metric dimension for names that are not providers (no cardinality blow-up)
+# SQS MessageGroupId: 1-128 of alphanumerics and punctuation.
+_GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
+
+
+class Reject(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class StorageFailed(Exception):
+    def __init__(self, step: str, code: str):
+        super().__init__(f"{step}: {code}")
+        self.step, self.code = step, code
+
+
+# --------------------------------------------------------------------------- configuration
+
+_providers_cache: tuple[str, dict[str, dict[str, Any]]] | None = None
+
+
+def providers() -> dict[str, dict[str, Any]]:
+    """PROVIDERS (JSON, see config.Provider.runtime_config), parsed once per value."""
+    global _providers_cache
+    raw = os.environ.get("PROVIDERS", "{}")
+    if _providers_cache is None or _providers_cache[0] != raw:
+        _providers_cache = (raw, json.loads(raw))
+    return _providers_cache[1]
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+# --------------------------------------------------------------------------- request adaptation
+
+
+class Request:
+    __slots__ = ("headers", "body", "path_provider", "resource", "url")
+
+    def __init__(self, headers, body, path_provider, resource, url):
+        self.headers: dict[str, str] = headers
+        self.body: bytes = body
+        self.path_provider: str | None = path_provider
+        self.resource: str = resource
+        self.url: str = url
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for name, values in (event.get("multiValueHeaders") or {}).items():
+        if values:
+            merged[str(name).lower()] = str(values[0])
+    for name, value in (event.get("headers") or {}).items():
+        if value is not None:
+            merged[str(name).lower()] = str(value)
+    return merged
+
+
+def _query(event: Mapping[str, Any]) -> str:
+    multi = event.get("multiValueQueryStringParameters")
+    if multi:
+        return urlencode([(k, v) for k, vs in multi.items() for v in (vs or [])])
+    single = event.get("queryStringParameters")
+    return urlencode(list(single.items())) if single else ""
+
+
+def public_url(event: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The URL the provider requested: https:// + Host + requestContext.path (stage included) + query.
+
+    `X-Forwarded-Proto` (set by API Gateway, or by a local runtime serving
+    plain http) picks the scheme.
+    """
+    context = event.get("requestContext") or {}
+    proto = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip() or "https"
+    host = headers.get("host") or context.get("domainName") or ""
+    path = context.get("path") or event.get("path") or "/"
+    query = _query(event)
+    return f"{proto}://{host}{path}" + (f"?{query}" if query else "")
+
+
+def parse_request(event: Mapping[str, Any]) -> Request:
+    headers = _headers(event)
+    raw = event.get("body")
+    if raw is None:
+        body = b""
+    elif event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise Reject(400, "malformed_body", "body is not valid base64") from None
+    else:
+        try:
+            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+        except UnicodeEncodeError:
+            raise Reject(400, "malformed_body", "body is not valid UTF-8") from None
+    path_provider = (event.get("pathParameters") or {}).get("provider")
+    resource = event.get("resource") or event.get("path") or ""
+    return Request(headers, body, path_provider, resource, public_url(event, headers))
+
+
+def resolve_provider(request: Request) -> tuple[str, dict[str, Any]]:
+    name = request.path_provider
+    if not name:
+        if request.resource.rstrip("/").endswith("/webhook"):
+            name = request.headers.get("x-provider-id", "").strip()
+            if not name:
+                raise Reject(400, "missing_provider", "POST /webhook needs an X-Provider-ID header")
+        else:
+            raise Reject(404, "unknown_route", "no such route")
+    config = providers().get(name)
+    if config is None:
+        raise Reject(404, "unknown_provider", f"unknown provider '{name[:64]}'")
+    return name, config
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> sig.Verified:
+    secret_id = provider.get("secret_id") or name
+    try:
+        current = secret_store.get(secret_id)
+    except secret_store.SecretUnavailable as exc:
+        raise StorageFailed("secrets", str(exc)) from None
+    url = provider.get("public_url")
+    if url:
+        query = request.url.partition("?")[2]
+        url = url + (f"?{query}" if query and "?" not in url else "")
+    else:
+        url = request.url
+    options = {**provider, "tolerance_seconds": provider.get("tolerance_seconds") or 300}
+    try:
+        return sig.verify(provider["scheme"], request.body, request.headers, current, options, url=url)
+    except sig.InvalidSignature:
+        try:
+            fresh = secret_store.refresh(name, secret_id)
+        except secret_store.SecretUnavailable:
+            fresh = None
+        if fresh is None:
+            raise
+        return sig.verify(provider["scheme"], request.body, request.headers, fresh, options, url=url)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def _dotted(doc: Any, path: str) -> str | None:
+    for part in path.split("."):
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(part)
+    if isinstance(doc, bool) or not isinstance(doc, (str, int)):
+        return None
+    return str(doc) or None
+
+
+def message_group_id(name: str, ordering_key: str, wid: str, event_type: str | None, body: bytes) -> str:
+    """The FIFO group: provider | webhook | event_type | payload:<dotted.path>, else the provider."""
+    value = name
+    if ordering_key == "webhook":
+        value = wid
+    elif ordering_key == "event_type" and event_type:
+        value = f"{name}:{event_type}"
+    elif ordering_key.startswith("payload:"):
+        try:
+            found = _dotted(json.loads(body), ordering_key[len("payload:"):])
+        except (ValueError, UnicodeDecodeError):
+            found = None
+        if found is not None:
+            value = f"{name}:{found}"
+    if _GROUP_ID.match(value):
+        return value
+    return f"{name[:60]}:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
+
+
+def _metadata(headers: Mapping[str, str], signed: Mapping[str, str]) -> dict[str, str]:
+    """S3 user metadata: the headers needed to re-verify, printable ASCII only."""
+    out = {}
+    wanted = dict(signed)
+    if headers.get("content-type"):
+        wanted["content-type"] = headers["content-type"]
+    for name, value in wanted.items():
+        if value.isascii() and value.isprintable():
+            out[name] = value
+    return out
+
+
+def _iso(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _s(item: Mapping[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def store(name: str, provider: Mapping[str, Any], request: Request, verified: sig.Verified) -> tuple[int, dict, str]:
+    """Steps 3-6. Returns (status, body, outcome); raises StorageFailed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    wid = sig.webhook_id(name, verified.delivery_id)
+    now = datetime.now(timezone.utc)
+    received_at = _iso(now)
+    s3_key = f"{name}/{now:%Y/%m/%d}/{wid}"
+    table = os.environ["TABLE_NAME"]
+    ddb = aws.client("dynamodb")
+    item = {
+        "webhook_id": {"S": wid},
+        "provider": {"S": name},
+        "delivery_id": {"S": verified.delivery_id},
+        "received_at": {"S": received_at},
+        "status": {"S": "received"},
+        "s3_key": {"S": s3_key},
+        "size": {"N": str(len(request.body))},
+        "attempts": {"N": "0"},
+        "expires_at": {"N": str(int(time.time()) + _int_env("RECORD_TTL_DAYS", 90) * 86400)},
+    }
+    if verified.event_type:
+        item["event_type"] = {"S": verified.event_type}
+    outcome = "accepted"
+    try:
+        ddb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(webhook_id)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            raise StorageFailed("put_item", aws.error_code(exc)) from None
+        old = exc.response.get("Item") or {}
+        status = _s(old, "status")
+        if status != "received":
+            return 200, {"webhook_id": wid, "duplicate": True}, "duplicate"
+        s3_key = _s(old, "s3_key") or s3_key
+        received_at = _s(old, "received_at") or received_at
+        outcome = "resumed"
+    except BotoCoreError as exc:
+        raise StorageFailed("put_item", type(exc).__name__) from None
+
+    try:
+        aws.client("s3").put_object(
+            Bucket=os.environ["BUCKET_NAME"],
+            Key=s3_key,
+            Body=request.body,
+            ContentType=request.headers.get("content-type") or "application/octet-stream",
+            Metadata=_metadata(request.headers, verified.signed_headers),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageFailed("put_object", aws.error_code(exc)) from None
+
+    pointer = {
+        "webhook_id": wid,
+        "provider": name,
+        "delivery_id": verified.delivery_id,
+        "event_type": verified.event_type,
+        "received_at": received_at,
+        "s3_key": s3_key,
+        "size": len(request.body),
+    }
+    try:
+        aws.client("sqs").send_message(
+            QueueUrl=os.environ["QUEUE_URL"],
+            MessageBody=json.dumps(pointer, separators=(",", ":")),
+            MessageGroupId=message_group_id(
+                name, provider.get("ordering_key") or "provider", wid, verified.event_type, request.body
+            ),
+            MessageDeduplicationId=wid,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageFailed("send_message", aws.error_code(exc)) from None
+
+    try:
+        ddb.update_item(
+            TableName=table,
+            Key={"webhook_id": {"S": wid}},
+            UpdateExpression="SET #s = :queued",
+            ConditionExpression="#s = :received",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":queued": {"S": "queued"}, ":received": {"S": "received"}},
+        )
+    except (ClientError, BotoCoreError) as exc:
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
+            obs.log("WARNING", "status update failed after enqueue", webhook_id=wid, provider=name,
+                    error=aws.error_code(exc))
+            outcome = "accepted_unmarked"
+    return 202, {"webhook_id": wid, "status": "queued"}, outcome
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": dict(_JSON), "body": json.dumps(body, separators=(",", ":"))}
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    timer = obs.Timer()
+    metrics = obs.Metrics()
+    fields: dict[str, Any] = {"request_id": getattr(context, "aws_request_id", None)}
+    metric_provider = _UNKNOWN
+    try:
+        request = parse_request(event)
+        name, provider = resolve_provider(request)
+        metric_provider = fields["provider"] = name
+        metrics.add("received", name)
+        if len(request.body) > _int_env("MAX_BODY_BYTES", 1_048_576):
+            raise Reject(413, "body_too_large", "request body is over the limit")
+        try:
+            verified = verify_request(name, provider, request)
+        except sig.SignatureError as exc:
+            raise Reject(exc.status, exc.code, str(exc)) from None
+        timer.lap("verify_ms")
+        fields.update(delivery_id=verified.delivery_id, event_type=verified.event_type,
+                      secret_index=verified.secret_index)
+        status, body, outcome = store(name, provider, request, verified)
+        timer.lap("store_ms")
+        fields["webhook_id"] = body["webhook_id"]
+        metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)
+        if outcome == "accepted_unmarked":
+            metrics.add("status_update_failed", name)
+        obs.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
+        return _response(status, body)
+    except Reject as exc:
+        metrics.add("rejected", metric_provider, exc.code)
+        obs.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
+                timings=timer.total(), **fields)
+        return _response(exc.status, {"error": exc.code, "message": exc.message})
+    except StorageFailed as exc:
+        metrics.add("storage_error", metric_provider, exc.step)
+        obs.log("ERROR", "durable storage failed", outcome="error", status_code=503, step=exc.step,
+                error=exc.code, timings=timer.total(), **fields)
+        return _response(503, {"error": "storage_unavailable", "message": "storage failed; retry later"})
+    except Exception as exc:  # a bug: still a JSON 5xx so the provider retries
+        metrics.add("internal_error", metric_provider)
+        obs.log("ERROR", "internal error", outcome="error", status_code=500, error=type(exc).__name__,
+                timings=timer.total(), **fields)
+        return _response(500, {"error": "internal_error", "message": "internal error; retry later"})
+    finally:
+        metrics.flush()

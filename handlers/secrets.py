@@ -1,0 +1,102 @@
+"""Provider secrets from Secrets Manager, cached per warm container.
+
+The secret's `SecretString` is `{"secrets": ["<newest>", "<older>", ...]}`
+(design.md). `get()` serves the cache (re-read after `SECRET_CACHE_TTL_SECONDS`,
+default 300, so a secret dropped from the list stops verifying within minutes
+even on a container that never sees a failure). `refresh()` is what ingest
+calls after a signature failed against the cached secrets: it re-reads at most
+once every `SECRET_REFRESH_SECONDS` (default 5) per provider, so a flood of
+forged requests costs at most one Secrets Manager call per provider per window.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+from . import aws
+
+# secret_id -> (secrets, monotonic time read)
+_cache: dict[str, tuple[tuple[str, ...], float]] = {}
+# provider -> monotonic time of the last failure-driven re-read
+_last_refresh: dict[str, float] = {}
+_lock = threading.Lock()
+clock = time.monotonic  # tests replace it
+
+
+class SecretUnavailable(Exception):
+    """Secrets Manager could not be read (not: the secret is empty)."""
+
+
+def _read(secret_id: str) -> tuple[str, ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    except ClientError as exc:
+        if aws.error_code(exc) == "ResourceNotFoundException":  # created empty: no version yet
+            return ()
+        raise SecretUnavailable(aws.error_code(exc)) from None
+    except BotoCoreError as exc:
+        raise SecretUnavailable(type(exc).__name__) from None
+    return parse(response.get("SecretString") or "")
+
+
+def parse(secret_string: str) -> tuple[str, ...]:
+    """The active secrets of a SecretString; a bare string counts as one secret."""
+    try:
+        doc = json.loads(secret_string)
+    except ValueError:
+        return (secret_string,) if secret_string.strip() else ()
+    if isinstance(doc, dict) and isinstance(doc.get("secrets"), list):
+        return tuple(s for s in doc["secrets"] if isinstance(s, str) and s)
+    return ()
+
+
+def _ttl() -> float:
+    return float(os.environ.get("SECRET_CACHE_TTL_SECONDS", "300"))
+
+
+def _refresh_interval() -> float:
+    return float(os.environ.get("SECRET_REFRESH_SECONDS", "5"))
+
+
+def get(secret_id: str) -> tuple[str, ...]:
+    """The cached secrets (read on first use and after the cache TTL)."""
+    now = clock()
+    cached = _cache.get(secret_id)
+    if cached is not None and now - cached[1] < _ttl():
+        return cached[0]
+    try:
+        values = _read(secret_id)
+    except SecretUnavailable:
+        if cached is not None:  # serve the stale list rather than fail every request
+            return cached[0]
+        raise
+    with _lock:
+        _cache[secret_id] = (values, now)
+    return values
+
+
+def refresh(provider: str, secret_id: str) -> tuple[str, ...] | None:
+    """Re-read after a failed signature; None when rate-limited or unchanged."""
+    now = clock()
+    with _lock:
+        last = _last_refresh.get(provider)
+        if last is not None and now - last < _refresh_interval():
+            return None
+        _last_refresh[provider] = now
+    values = _read(secret_id)
+    with _lock:
+        previous = _cache.get(secret_id)
+        _cache[secret_id] = (values, now)
+    if previous is not None and previous[0] == values:
+        return None
+    return values
+
+
+def reset() -> None:
+    with _lock:
+        _cache.clear()
+        _last_refresh.clear()
