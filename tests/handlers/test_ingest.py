@@ -1,0 +1,246 @@
+"""Ingest: the HTTP contract, secrets cache/refresh, records, logs and metrics."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handler_harness import SECRETS, api_event, load_event, signed_event, url_for
+from handlers import ingest, secrets as secret_store, signatures
+
+BODY = json.dumps({"id": "evt_1", "type": "invoice.paid", "data": {"object": {"customer": "cus_42"}}})
+
+
+def _rejected_nothing_stored(pipeline):
+    assert pipeline.ddb.scan(TableName=pipeline.table)["Count"] == 0
+    assert pipeline.objects() == []
+    assert pipeline.queue_depth() == 0
+
+
+def test_accepted_records_match_the_design(pipeline):
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    assert status == 202
+    item = pipeline.item(reply["webhook_id"])
+    assert item["provider"] == "stripe" and item["delivery_id"] == "evt_1" and item["status"] == "queued"
+    assert item["size"] == str(len(BODY)) and item["attempts"] == "0" and int(item["expires_at"]) > 0
+    assert item["received_at"].endswith("Z") and len(item["received_at"]) == len("2026-01-01T00:00:00.000Z")
+    yyyy, mm, dd = item["received_at"][:10].split("-")
+    assert item["s3_key"] == f"stripe/{yyyy}/{mm}/{dd}/{reply['webhook_id']}"
+    head = pipeline.s3.head_object(Bucket=pipeline.bucket, Key=item["s3_key"])
+    assert head["Metadata"]["stripe-signature"].startswith("t=")
+    assert head["ContentType"] == "application/json"
+    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, AttributeNames=["All"])["Messages"]
+    assert json.loads(message["Body"]) == {
+        "webhook_id": reply["webhook_id"], "provider": "stripe", "delivery_id": "evt_1",
+        "event_type": "invoice.paid", "received_at": item["received_at"], "s3_key": item["s3_key"],
+        "size": len(BODY)}
+    # ordering_key = payload:data.object.customer in webhookctl.toml
+    assert message["Attributes"]["MessageGroupId"] == "stripe:cus_42"
+    assert message["Attributes"]["MessageDeduplicationId"] == reply["webhook_id"]
+
+
+def test_base64_encoded_body_is_decoded(pipeline):
+    raw = b'{"id":"evt_b","type":"x"}\xff'  # not even UTF-8
+    headers = signatures.sign("stripe", raw, SECRETS["stripe"])
+    status, reply = pipeline.post(api_event("stripe", raw, headers, base64_body=True))
+    assert status == 202
+    key = pipeline.item(reply["webhook_id"])["s3_key"]
+    assert pipeline.s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read() == raw
+
+
+def test_unknown_provider_is_404_before_reading_secrets(pipeline, faults):
+    status, reply = pipeline.post(signed_event("stripe", BODY) | {"pathParameters": {"provider": "nope"}})
+    assert status == 404 and reply["error"] == "unknown_provider" and "message" in reply
+    assert "GetSecretValue" not in faults.calls
+    _rejected_nothing_stored(pipeline)
+
+
+def test_seed_route_needs_x_provider_id(pipeline):
+    event = load_event("seed_webhook.json")
+    del event["headers"]["x-provider-id"]
+    del event["multiValueHeaders"]["x-provider-id"]
+    event["body"] = "{}"
+    assert pipeline.post(event)[0] == 400
+
+
+def test_body_over_the_limit_is_413(pipeline, monkeypatch):
+    monkeypatch.setenv("MAX_BODY_BYTES", "100")
+    status, reply = pipeline.post(signed_event("stripe", json.dumps({"id": "e", "pad": "x" * 200})))
+    assert (status, reply["error"]) == (413, "body_too_large")
+    _rejected_nothing_stored(pipeline)
+
+
+@pytest.mark.parametrize("mutate,status,code", [
+    (lambda e: e["headers"].pop("Stripe-Signature"), 400, "missing_signature"),
+    (lambda e: e["headers"].update({"Stripe-Signature": "garbage"}), 400, "malformed_signature"),
+    (lambda e: e.update(body=e["body"].replace("evt_1", "evt_2")), 401, "invalid_signature"),
+])
+def test_rejections_store_nothing(pipeline, mutate, status, code):
+    event = signed_event("stripe", BODY)
+    event["multiValueHeaders"] = {}
+    mutate(event)
+    got, reply = pipeline.post(event)
+    assert (got, reply["error"]) == (status, code)
+    _rejected_nothing_stored(pipeline)
+
+
+def test_stale_and_future_timestamps_are_401(pipeline):
+    import time
+
+    for skew in (-400, 400):
+        status, reply = pipeline.post(signed_event("stripe", BODY, now=time.time() + skew))
+        assert (status, reply["error"]) == (401, "stale_timestamp")
+    _rejected_nothing_stored(pipeline)
+
+
+def test_twilio_public_url_is_reconstructed_with_stage_and_query(pipeline):
+    body = "MessageSid=SM1&MessageStatus=sent"
+    status, _ = pipeline.post(signed_event("twilio", body, query={"tenant": "a", "n": "1"}))
+    assert status == 202
+
+
+def test_twilio_public_url_option_wins(pipeline, monkeypatch):
+    providers = dict(pipeline.providers)
+    providers["twilio"] = {**providers["twilio"], "public_url": "https://hooks.example.com/twilio"}
+    monkeypatch.setenv("PROVIDERS", json.dumps(providers))
+    body = "MessageSid=SM2&MessageStatus=sent"
+    headers = signatures.sign("twilio", body, SECRETS["twilio"], url="https://hooks.example.com/twilio")
+    assert pipeline.post(api_event("twilio", body, headers))[0] == 202
+    headers = signatures.sign("twilio", body, SECRETS["twilio"], url=url_for("twilio"))
+    assert pipeline.post(api_event("twilio", body, headers))[0] == 401
+
+
+def test_twilio_json_variant_through_ingest(pipeline):
+    body = json.dumps({"type": "com.twilio.messaging.inbound-message.received"})
+    url = signatures.twilio_json_url(url_for("twilio"), body)
+    headers = signatures.sign("twilio", body, SECRETS["twilio"], url=url)
+    sha = url.rpartition("bodySHA256=")[2]
+    status, reply = pipeline.post(api_event("twilio", body, headers, query={"bodySHA256": sha}))
+    assert status == 202
+    assert pipeline.item(reply["webhook_id"])["event_type"] == "com.twilio.messaging.inbound-message.received"
+
+
+def test_square_notification_url_reconstructed(pipeline):
+    body = json.dumps({"event_id": "sq-1", "type": "payment.updated"})
+    assert pipeline.post(signed_event("square", body))[0] == 202
+
+
+def test_message_group_ids_are_valid_and_bounded():
+    long_value = json.dumps({"data": {"object": {"customer": "ü" * 300}}}).encode()
+    group = ingest.message_group_id("stripe", "payload:data.object.customer", "w" * 32, None, long_value)
+    assert len(group) <= 128 and group.startswith("stripe:") and group.isascii()
+    assert ingest.message_group_id("p", "payload:missing", "w", None, b"{}") == "p"
+    assert ingest.message_group_id("p", "payload:a", "w", None, b"not json") == "p"
+    assert ingest.message_group_id("p", "webhook", "w" * 32, None, b"") == "w" * 32
+    assert ingest.message_group_id("p", "event_type", "w", "a.b", b"") == "p:a.b"
+    assert ingest.message_group_id("p", "event_type", "w", None, b"") == "p"
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_new_secret_works_on_next_request_and_refresh_is_rate_limited(pipeline, faults, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(secret_store, "clock", clock)
+    # GIVEN a warm container that cached the first secret
+    assert pipeline.post(signed_event("github", BODY))[0] == 202
+    assert faults.calls.count("GetSecretValue") == 1
+    # WHEN the secret is rotated (webhookctl secrets set, old one dropped)
+    pipeline.set_secret("github", ["new-secret"])
+    # THEN the next request signed with the new secret verifies after one re-read
+    assert pipeline.post(signed_event("github", BODY, secret="new-secret", delivery_id="d2"))[0] == 202
+    assert faults.calls.count("GetSecretValue") == 2
+    # AND a flood of forged requests costs no more Secrets Manager calls inside the window
+    for i in range(20):
+        assert pipeline.post(signed_event("github", BODY, secret="forged", delivery_id=f"f{i}"))[0] == 401
+    assert faults.calls.count("GetSecretValue") == 2
+    clock.now += 5  # one more re-read per window, per provider
+    for i in range(5):
+        assert pipeline.post(signed_event("github", BODY, secret="forged", delivery_id=f"g{i}"))[0] == 401
+    assert faults.calls.count("GetSecretValue") == 3
+    # AND the old secret is rejected now that it was dropped
+    assert pipeline.post(signed_event("github", BODY, delivery_id="d3"))[0] == 401
+
+
+def test_kept_previous_secret_still_verifies(pipeline):
+    pipeline.set_secret("github", ["newest", SECRETS["github"]])
+    assert pipeline.post(signed_event("github", BODY))[0] == 202
+    assert pipeline.post(signed_event("github", BODY, secret="newest", delivery_id="n"))[0] == 202
+
+
+def test_cached_secrets_expire_so_a_dropped_secret_stops_verifying(pipeline, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(secret_store, "clock", clock)
+    assert pipeline.post(signed_event("github", BODY))[0] == 202
+    pipeline.set_secret("github", ["only-new"])
+    assert pipeline.post(signed_event("github", BODY, delivery_id="x"))[0] == 202  # still cached
+    clock.now += 301
+    assert pipeline.post(signed_event("github", BODY, delivery_id="y"))[0] == 401
+
+
+def test_empty_secret_container_rejects(pipeline):
+    pipeline.sm.delete_secret(SecretId=pipeline.providers["github"]["secret_id"], ForceDeleteWithoutRecovery=True)
+    pipeline.sm.create_secret(Name=pipeline.providers["github"]["secret_id"])  # no version yet
+    assert pipeline.post(signed_event("github", BODY))[0] == 401
+
+
+def test_secrets_manager_down_is_503(pipeline, faults):
+    from handler_harness import connection_error
+
+    faults.fail("GetSecretValue", connection_error())
+    status, reply = pipeline.post(signed_event("github", BODY))
+    assert (status, reply["error"]) == (503, "storage_unavailable")
+    assert pipeline.post(signed_event("github", BODY))[0] == 202
+
+
+# --------------------------------------------------------------------------- logs and metrics
+
+
+def test_logs_never_contain_body_signatures_or_secrets(pipeline, capsys):
+    secret_marker = "s3cr3t-marker-value"
+    body = json.dumps({"id": "evt_log", "type": "t", "card": "4242424242424242"})
+    pipeline.set_secret("stripe", [secret_marker])
+    accepted = signed_event("stripe", body, secret=secret_marker)
+    forged = signed_event("stripe", body.replace("evt_log", "evt_f"), secret="forged-secret-value")
+    pipeline.post(accepted)
+    pipeline.post(forged)
+    pipeline.post(accepted)  # duplicate
+    pipeline.drain()
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert lines, "handlers log JSON lines"
+    for needle in ("4242424242424242", secret_marker, "forged-secret-value",
+                   accepted["headers"]["Stripe-Signature"], forged["headers"]["Stripe-Signature"],
+                   accepted["headers"]["Stripe-Signature"].split("v1=")[1]):
+        assert needle not in out
+    outcomes = [line.get("outcome") for line in lines if "outcome" in line]
+    assert {"accepted", "rejected", "duplicate", "processed"} <= set(outcomes)
+    request_logs = [line for line in lines if line.get("outcome") == "accepted"]
+    assert request_logs[0]["provider"] == "stripe" and request_logs[0]["webhook_id"]
+    assert "total_ms" in request_logs[0]["timings"]
+
+
+def test_emf_metrics_per_provider_and_reason(pipeline, capsys):
+    pipeline.post(signed_event("stripe", BODY))
+    pipeline.post(signed_event("stripe", BODY))
+    pipeline.post(signed_event("stripe", BODY.replace("evt_1", "evt_x"), secret="wrong"))
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    totals: dict[tuple, float] = {}
+    for doc in docs:
+        directive = doc["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "Webhookctl/webhooks-test"
+        for metric in directive["Metrics"]:
+            key = (metric["Name"], doc["provider"], doc.get("reason"))
+            totals[key] = totals.get(key, 0) + doc[metric["Name"]]
+    assert totals[("received", "stripe", None)] == 3
+    assert totals[("accepted", "stripe", None)] == 1
+    assert totals[("duplicate", "stripe", None)] == 1
+    assert totals[("rejected", "stripe", "invalid_signature")] == 1
