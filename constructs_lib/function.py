@@ -1,0 +1,159 @@
+"""Lambda function from the handlers zip: own role, own log group, X-Ray, JSON logs."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from cdktf import AssetType, TerraformAsset
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSourceMapping
+from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+from constructs import Construct
+
+from .defaults import FUNCTION_DEFAULTS, LOG_RETENTION_IN_DAYS, checkov_skip, emulator_lifecycle, merge, raise_if
+from .logs import log_group
+from .iam import AwsContext, document, service_principal, statement
+from .packaging import Package
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    """A zip in the stack's assets: its path relative to the stack folder and its base64 SHA-256."""
+
+    path: str
+    sha256_base64: str
+
+
+def handlers_code(scope: Construct, id: str, package: Package) -> FunctionCode:
+    """One TerraformAsset for the handlers zip, shared by every function of the stack."""
+    asset = TerraformAsset(scope, id, path=str(package.path), type=AssetType.FILE)
+    return FunctionCode(path=asset.path, sha256_base64=package.sha256_base64)
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
+_RUNTIMES = re.compile(r"^python3\.(1[1-9])$")
+
+CHECKOV_SKIPS = {
+    "CKV_AWS_115": "concurrency is bounded by the API Gateway stage throttle and the SQS event source; reserving it would starve small accounts",
+    "CKV_AWS_116": "failed deliveries are kept by the SQS redrive policy (FIFO DLQ), not a Lambda DLQ",
+    "CKV_AWS_117": "talks only to AWS public endpoints; a VPC adds NAT cost and cold-start latency without a private resource to reach",
+    "CKV_AWS_173": "environment variables hold names and settings only, never secrets (those are in Secrets Manager)",
+    "CKV_AWS_272": "code is built and deployed from this repository by Terraform; code signing is a per-organisation choice",
+}
+
+
+@dataclass(frozen=True)
+class FunctionProps:
+    name: str
+    handler: str  # e.g. handlers.ingest.handler
+    code: FunctionCode
+    environment: Mapping[str, str] = field(default_factory=dict)
+    memory_size: int = FUNCTION_DEFAULTS["memory_size"]
+    timeout: int = FUNCTION_DEFAULTS["timeout"]
+    runtime: str = FUNCTION_DEFAULTS["runtime"]
+    log_retention_in_days: int = LOG_RETENTION_IN_DAYS
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def validate_function_props(props: FunctionProps) -> list[str]:
+    problems: list[str] = []
+    if not _NAME.match(props.name or ""):
+        problems.append(f"name '{props.name}' must be 1-64 letters, digits, '-' or '_'")
+    if not _HANDLER.match(props.handler or ""):
+        problems.append(f"handler '{props.handler}' must look like package.module.function")
+    if not 128 <= props.memory_size <= 10_240:
+        problems.append(f"memory_size {props.memory_size} must be from 128 to 10240 MB")
+    if not 1 <= props.timeout <= 900:
+        problems.append(f"timeout {props.timeout} must be from 1 to 900 s")
+    if not _RUNTIMES.match(props.runtime or ""):
+        problems.append(f"runtime '{props.runtime}' must be python3.11 or newer")
+    bad_env = sorted(k for k in props.environment if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", k))
+    if bad_env:
+        problems.append(f"environment variable names are invalid: {', '.join(bad_env)}")
+    if props.overrides.get("tracing_config", {}).get("mode", "Active") != "Active":
+        problems.append("tracing_config.mode must stay Active")
+    return problems
+
+
+class Function(Construct):
+    """`function`, `role`, `log_group`; `name`, `arn` and `log_group_name` are built strings.
+
+    It is a Grantee: constructs' grant_* methods add inline policies to its role.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, props: FunctionProps, aws: AwsContext):
+        raise_if(f"Function '{id}'", validate_function_props(props))
+        super().__init__(scope, id)
+        self.props = props
+        self.name = props.name
+        self.arn = aws.arn("lambda", f"function:{props.name}")
+        self.log_group_name = f"/aws/lambda/{props.name}"
+        log_group_arn = aws.arn("logs", f"log-group:{self.log_group_name}")
+        self.policies: dict[str, IamRolePolicy] = {}
+
+        # Created before the function, so the function never auto-creates a never-expiring one.
+        self.log_group = log_group(self, "log-group", self.log_group_name, props.log_retention_in_days)
+        self.role = IamRole(
+            self,
+            "role",
+            name=f"{props.name}-role",
+            assume_role_policy=document(
+                {"Effect": "Allow", "Principal": service_principal("lambda"), "Action": "sts:AssumeRole"}
+            ),
+        )
+        self.add_to_policy(
+            "Logs", [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"])]
+        )
+        self.add_to_policy(
+            # X-Ray has no resource-level permissions: "*" is the only valid resource.
+            "Xray", [statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])]
+        )
+        self.function = LambdaFunction(
+            self,
+            "function",
+            **merge(
+                FUNCTION_DEFAULTS,
+                props.overrides,
+                {
+                    "function_name": props.name,
+                    "role": self.role.arn,
+                    "handler": props.handler,
+                    "filename": props.code.path,
+                    "source_code_hash": props.code.sha256_base64,
+                    "memory_size": props.memory_size,
+                    "timeout": props.timeout,
+                    "runtime": props.runtime,
+                    "tracing_config": {"mode": "Active"},
+                    "logging_config": {"log_format": "JSON", "log_group": self.log_group_name},
+                    **({"environment": {"variables": dict(props.environment)}} if props.environment else {}),
+                    "depends_on": [self.log_group],
+                    # moto 5.2 does not store LoggingConfig.
+                    **emulator_lifecycle(aws, "logging_config"),
+                },
+            ),
+        )
+        checkov_skip(self.function, CHECKOV_SKIPS)
+
+    def add_to_policy(self, sid: str, statements: Sequence[dict[str, Any]]) -> IamRolePolicy:
+        """One inline role policy per grant (Grantee protocol)."""
+        if sid in self.policies:
+            raise ValueError(f"{self.node.id}: a policy named {sid} already exists")
+        policy = IamRolePolicy(self, f"policy-{sid}", name=sid, role=self.role.id, policy=document(*statements))
+        self.policies[sid] = policy
+        return policy
+
+    def add_sqs_event_source(self, queue: Any, *, batch_size: int) -> LambdaEventSourceMapping:
+        """Consume `queue` (a Queue construct): grants consume and reports partial batch failures."""
+        grant = queue.grant_consume_messages(self)
+        return LambdaEventSourceMapping(
+            self,
+            "event-source",
+            function_name=self.function.arn,
+            # The one place that needs the queue itself: the mapping waits for it.
+            event_source_arn=queue.queue.arn,
+            batch_size=batch_size,
+            function_response_types=["ReportBatchItemFailures"],
+            depends_on=[grant],  # AWS checks the role can receive when the mapping is created
+        )
