@@ -57,6 +57,14 @@ class Emulator:
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    # Ids moto would draw at random (API Gateway APIs, resources, deployments;
+    # the Secrets Manager ARN suffix; event source mapping UUIDs) derived from
+    # the resource's name instead, so replaying a recording (local_runtime.
+    # snapshot) gives back the ids Terraform state holds.
+    deterministic_ids: bool = False
+    # Where moto's recorder writes (MOTO_RECORDER_FILEPATH); default: its
+    # `moto_recording` file in the server's working directory.
+    recording_path: Path | None = None
 
     @property
     def endpoint(self) -> str:
@@ -70,8 +78,15 @@ class Emulator:
             )
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, **EMULATOR_CREDENTIALS, **self.env}
+        module = "moto.server"
+        if self.deterministic_ids:
+            module = "local_runtime.emulator"
+            root = str(Path(__file__).resolve().parent.parent)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        if self.recording_path is not None:
+            env["MOTO_RECORDER_FILEPATH"] = str(self.recording_path)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", module, "-H", self.host, "-p", str(self.port)],
             stdout=log,
             stderr=log,
             env=env,
@@ -106,3 +121,65 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def install_deterministic_ids() -> None:
+    """Make moto derive the ids it would draw at random from names, in this process.
+
+    An id is sha256(service, resource kind, account, region, name, n) where n
+    counts earlier ids issued for the same name, so re-creating the same
+    resources in the same order (a replay) yields the same ids whatever else
+    happened in between, and two resources never share one.
+    """
+    import hashlib
+    import string
+    import threading
+    import uuid
+
+    from moto.utilities.id_generator import moto_id_manager
+
+    lock = threading.Lock()
+    issued: dict[str, int] = {}
+    alphabet = string.ascii_lowercase + string.digits
+
+    def digest(key: str) -> bytes:
+        with lock:
+            n = issued.get(key, 0)
+            issued[key] = n + 1
+        return hashlib.sha256(f"{key}#{n}".encode()).digest()
+
+    def from_name(context) -> str | None:
+        ident = context.get("resource_identifier")
+        if ident is None:
+            return None
+        raw = digest(ident.unique_identifier)
+        if ident.service == "secretsmanager":  # the 6-letter ARN suffix
+            suffix = "".join(string.ascii_letters[b % 52] for b in raw[:6])
+            return f"arn:aws:secretsmanager:{ident.region}:{ident.account_id}:secret:{ident.name}-{suffix}"
+        return "".join(alphabet[b % 36] for b in raw[:10])  # API Gateway's 10-character ids
+
+    moto_id_manager.add_id_source(from_name)
+
+    from moto.awslambda import models as lambda_models
+
+    original_init = lambda_models.EventSourceMapping.__init__
+
+    def esm_init(self, spec):  # type: ignore[no-untyped-def]
+        original_init(self, spec)
+        key = f"{self.account_id}.{self.region}.lambda.esm.{self.function_name}.{self.event_source_arn}"
+        self.uuid = str(uuid.UUID(bytes=digest(key)[:16], version=4))
+        self.arn = lambda_models.make_event_source_mapping_arn(self.region, self.account_id, self.uuid)
+
+    lambda_models.EventSourceMapping.__init__ = esm_init
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m local_runtime.emulator -H HOST -p PORT`: moto's server with deterministic ids."""
+    install_deterministic_ids()
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main()
