@@ -19,6 +19,13 @@ Responses: a proxy response with isBase64Encoded true is decoded to bytes when
 the request's Accept header or the response Content-Type matches
 `binary_media_types` (AWS's rule); otherwise the base64 text is sent as is.
 
+Headers are passed as received (case and repeats preserved: `headers` holds
+the last value, `multiValueHeaders` all of them), plus what API Gateway adds
+in front of an integration: X-Forwarded-For (appended), X-Forwarded-Port,
+X-Forwarded-Proto (`http` here) and X-Amzn-Trace-Id. `requestContext.path`
+carries the stage prefix (`/local/webhooks/stripe`) even though the local URL
+has none; the server also accepts the stage-prefixed URL.
+
 Not emulated: authorizers, API keys, usage plans, request validation, the 29 s
 integration timeout (a slow handler is logged, not cut off), stage variables.
 """

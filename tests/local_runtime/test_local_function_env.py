@@ -1,0 +1,83 @@
+"""The deployed function's environment, applied in-process; handlers imported fresh."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import zipfile
+
+import boto3
+import pytest
+
+from local_runtime.emulator import EMULATOR_CREDENTIALS
+from local_runtime.function_env import (EnvironmentConflict, FunctionConfig, LambdaContext, applied_environment,
+                                        function_environment, get_function_config, load_handler,
+                                        merge_environments)
+
+
+@pytest.mark.emulator
+def test_environment_comes_from_the_deployed_function(emulator):
+    ep = emulator.endpoint
+    iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1")
+    role = iam.create_role(RoleName="fe-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("h.py", "def handler(e, c): return None\n")
+    boto3.client("lambda", endpoint_url=ep, region_name="us-east-1").create_function(
+        FunctionName="fe-ingest", Runtime="python3.12", Role=role["Role"]["Arn"], Handler="handlers.ingest.handler",
+        Code={"ZipFile": buf.getvalue()}, MemorySize=256, Timeout=10,
+        Environment={"Variables": {"TABLE_NAME": "t", "AWS_ENDPOINT_URL": "https://elsewhere.example"}})
+    cfg = get_function_config(ep, "fe-ingest")
+    assert cfg.handler == "handlers.ingest.handler" and cfg.memory_mb == 256 and cfg.timeout_s == 10
+    env = function_environment(ep, cfg)
+    assert env["TABLE_NAME"] == "t"
+    assert env["AWS_ENDPOINT_URL"] == ep  # the emulator wins over a deployed endpoint
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert {k: env[k] for k in EMULATOR_CREDENTIALS} == EMULATOR_CREDENTIALS
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "fe-ingest" and env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    ctx = cfg.context("req-1")
+    assert ctx.aws_request_id == "req-1" and ctx.memory_limit_in_mb == "256"
+    assert ctx.invoked_function_arn.endswith(":function:fe-ingest")
+    assert 9000 < ctx.get_remaining_time_in_millis() <= 10000
+
+
+def test_applied_environment_restores_exactly(monkeypatch):
+    monkeypatch.setenv("WH_KEEP", "old")
+    monkeypatch.delenv("WH_NEW", raising=False)
+    with applied_environment({"WH_KEEP": "new", "WH_NEW": "x"}):
+        assert os.environ["WH_KEEP"] == "new" and os.environ["WH_NEW"] == "x"
+    assert os.environ["WH_KEEP"] == "old" and "WH_NEW" not in os.environ
+
+
+def test_merge_refuses_conflicts_and_drops_per_function_keys():
+    a = {"TABLE_NAME": "t", "QUEUE_URL": "q", "AWS_LAMBDA_FUNCTION_NAME": "ingest"}
+    b = {"TABLE_NAME": "t", "EVENT_BUS_NAME": "bus", "AWS_LAMBDA_FUNCTION_NAME": "process"}
+    assert merge_environments(a, b) == {"TABLE_NAME": "t", "QUEUE_URL": "q", "EVENT_BUS_NAME": "bus"}
+    with pytest.raises(EnvironmentConflict, match="TABLE_NAME"):
+        merge_environments(a, {"TABLE_NAME": "other"})
+
+
+def test_load_handler_imports_fresh(tmp_path, monkeypatch):
+    pkg = tmp_path / "fe_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mod.py").write_text("import os\nVALUE = os.environ.get('FE_VALUE')\n"
+                                "def handler(event, context):\n    return VALUE\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with applied_environment({"FE_VALUE": "one"}):
+        assert load_handler("fe_pkg.mod.handler")({}, None) == "one"
+    with applied_environment({"FE_VALUE": "two"}):
+        assert load_handler("fe_pkg.mod.handler")({}, None) == "two"  # module code ran again
+        assert load_handler("fe_pkg.mod.handler", fresh=False)({}, None) == "two"
+    for bad in ("nodots", "fe_pkg.mod.missing"):
+        with pytest.raises((ValueError, ImportError)):
+            load_handler(bad)
+    sys.modules.pop("fe_pkg", None), sys.modules.pop("fe_pkg.mod", None)
+
+
+def test_local_context():
+    ctx = LambdaContext.local("ingest", timeout_s=3)
+    assert ctx.function_name == "ingest" and ctx.function_version == "$LATEST"
+    assert ctx.log_group_name == "/aws/lambda/ingest"
+    assert FunctionConfig.from_api({"FunctionName": "f", "FunctionArn": "arn"}).variables == {}
