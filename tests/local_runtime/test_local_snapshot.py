@@ -165,7 +165,7 @@ def test_recorded_resources_come_back_after_a_restart(recorded, tmp_path):
 
 def test_without_deterministic_ids_the_replay_is_detected_as_wrong_and_reset(tmp_path):
     recording, state = tmp_path / "recording.json", tmp_path / "terraform.tfstate"
-    with Emulator(port=free_port()) as emu:  # moto's random ids
+    with Emulator(port=free_port(), recording_path=tmp_path / "moto.jsonl") as emu:  # moto's random ids
         snapshot.start_recording(emu.endpoint, recording)
         ids = deploy(emu.endpoint)
         snapshot.save(emu.endpoint, recording)
@@ -198,7 +198,7 @@ def test_fallback_when_the_recording_is_missing_or_unusable(tmp_path):
 
 def test_replay_time_for_a_hundred_calls(tmp_path):
     recording = tmp_path / "recording.json"
-    with Emulator(port=free_port(), deterministic_ids=True) as emu:
+    with Emulator(port=free_port(), deterministic_ids=True, recording_path=tmp_path / "moto.jsonl") as emu:
         snapshot.start_recording(emu.endpoint, recording)
         sqs, ddb, sm = client("sqs", emu.endpoint), client("dynamodb", emu.endpoint), client("secretsmanager", emu.endpoint)
         for i in range(40):
