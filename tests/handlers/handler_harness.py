@@ -94,15 +94,25 @@ def reply(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return response["statusCode"], json.loads(response["body"])
 
 
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str):
+    """The test's own clients (no fault hooks), reused across tests: moto patches botocore globally."""
+    if service not in _clients:
+        _clients[service] = boto3.client(service, region_name=REGION)
+    return _clients[service]
+
+
 class Pipeline:
     """The moto resources plus helpers that play API Gateway and the SQS event source mapping."""
 
     def __init__(self) -> None:
-        self.ddb = boto3.client("dynamodb", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.events = boto3.client("events", region_name=REGION)
-        self.sm = boto3.client("secretsmanager", region_name=REGION)
+        self.ddb = _client("dynamodb")
+        self.s3 = _client("s3")
+        self.sqs = _client("sqs")
+        self.events = _client("events")
+        self.sm = _client("secretsmanager")
         self.table = f"{STACK}-webhooks"
         self.bucket = f"{STACK}-archive"
         self.bus = f"{STACK}-bus"
