@@ -288,7 +288,10 @@ class ApiGatewayServer:
                 "httpMethod": method,
                 "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode("ascii")[:16],
                 "requestTime": datetime.fromtimestamp(now, timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "path": f"/{self.stage}{path}",
+                # The path as the client requested it: stage-prefixed like the
+                # execute-api URL, or bare like a custom domain mapping. Signature
+                # schemes that sign the URL (Twilio, Square) rebuild it from here.
+                "path": split.path,
                 "accountId": self.account_id,
                 "protocol": protocol,
                 "stage": self.stage,

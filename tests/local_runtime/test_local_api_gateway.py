@@ -71,7 +71,8 @@ def test_post_becomes_the_rest_proxy_event_aws_sends(server, stub):
     assert event["headers"]["X-Forwarded-Proto"] == "http"
     assert event["headers"]["X-Forwarded-Port"] == str(server.port)
     rc = event["requestContext"]
-    assert rc["path"] == "/local/webhooks/stripe" and rc["stage"] == "local"
+    # requested without the stage prefix: like a custom domain, the path as requested
+    assert rc["path"] == "/webhooks/stripe" and rc["stage"] == "local"
     assert rc["resourcePath"] == "/webhooks/{provider}" and rc["httpMethod"] == "POST"
     assert rc["accountId"] == "123456789012" and rc["protocol"] == "HTTP/1.1"
     assert rc["identity"]["sourceIp"] == "127.0.0.1" and rc["identity"]["userAgent"] == "Stripe/1.0"
@@ -104,7 +105,7 @@ def test_seed_route_and_stage_prefixed_url(server, stub):
     request(server, "POST", "/local/webhooks/stripe", b"{}")
     seed, prefixed = stub.events
     assert seed["resource"] == "/webhook" and seed["pathParameters"] is None
-    assert seed["requestContext"]["path"] == "/local/webhook"
+    assert seed["requestContext"]["path"] == "/webhook"
     assert prefixed["path"] == "/webhooks/stripe" and prefixed["pathParameters"] == {"provider": "stripe"}
     assert prefixed["requestContext"]["path"] == "/local/webhooks/stripe"
 
@@ -234,7 +235,7 @@ def test_custom_routes_and_any_method():
         request(srv, "PUT", "/hooks/a/b", b"{}")
     event = stub.events[0]
     assert event["resource"] == "/hooks/{proxy+}" and event["pathParameters"] == {"proxy": "a/b"}
-    assert event["requestContext"]["path"] == "/dev/hooks/a/b"
+    assert event["requestContext"]["path"] == "/hooks/a/b"
 
 
 def test_stop_leaves_no_thread_and_no_port(stub):
