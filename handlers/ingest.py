@@ -30,7 +30,7 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from . import aws
 from . import observability as obs
@@ -80,14 +80,14 @@ def _int_env(name: str, default: int) -> int:
 
 
 class Request:
-    __slots__ = ("headers", "body", "path_provider", "resource", "url")
+    __slots__ = ("headers", "body", "path_provider", "resource", "event")
 
-    def __init__(self, headers, body, path_provider, resource, url):
+    def __init__(self, headers, body, path_provider, resource, event):
         self.headers: dict[str, str] = headers
         self.body: bytes = body
         self.path_provider: str | None = path_provider
         self.resource: str = resource
-        self.url: str = url
+        self.event: Mapping[str, Any] = event
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -101,26 +101,39 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
     return merged
 
 
-def _query(event: Mapping[str, Any]) -> str:
+def _queries(event: Mapping[str, Any]) -> list[str]:
+    """The query string as the provider may have spelled it.
+
+    API Gateway hands over decoded parameters (in order), not the raw string:
+    re-encode them with `+` and with `%20` for spaces, and try both.
+    """
     multi = event.get("multiValueQueryStringParameters")
     if multi:
-        return urlencode([(k, v) for k, vs in multi.items() for v in (vs or [])])
-    single = event.get("queryStringParameters")
-    return urlencode(list(single.items())) if single else ""
+        pairs = [(k, v) for k, vs in multi.items() for v in (vs or [])]
+    else:
+        pairs = list((event.get("queryStringParameters") or {}).items())
+    if not pairs:
+        return [""]
+    spellings = [urlencode(pairs), urlencode(pairs, quote_via=quote)]
+    return list(dict.fromkeys(spellings))
 
 
-def public_url(event: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+def public_urls(event: Mapping[str, Any], headers: Mapping[str, str], base: str | None = None) -> list[str]:
     """The URL the provider requested: https:// + Host + requestContext.path (stage included) + query.
 
     `X-Forwarded-Proto` (set by API Gateway, or by a local runtime serving
-    plain http) picks the scheme.
+    plain http) picks the scheme. `base` (a provider's `public_url`) replaces
+    everything before the query; a base with its own query is used as is.
     """
-    context = event.get("requestContext") or {}
-    proto = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip() or "https"
-    host = headers.get("host") or context.get("domainName") or ""
-    path = context.get("path") or event.get("path") or "/"
-    query = _query(event)
-    return f"{proto}://{host}{path}" + (f"?{query}" if query else "")
+    if base is None:
+        context = event.get("requestContext") or {}
+        proto = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip() or "https"
+        host = headers.get("host") or context.get("domainName") or ""
+        path = context.get("path") or event.get("path") or "/"
+        base = f"{proto}://{host}{path}"
+    elif "?" in base:
+        return [base]
+    return [base + (f"?{q}" if q else "") for q in _queries(event)]
 
 
 def parse_request(event: Mapping[str, Any]) -> Request:
@@ -140,7 +153,7 @@ def parse_request(event: Mapping[str, Any]) -> Request:
             raise Reject(400, "malformed_body", "body is not valid UTF-8") from None
     path_provider = (event.get("pathParameters") or {}).get("provider")
     resource = event.get("resource") or event.get("path") or ""
-    return Request(headers, body, path_provider, resource, public_url(event, headers))
+    return Request(headers, body, path_provider, resource, event)
 
 
 def resolve_provider(request: Request) -> tuple[str, dict[str, Any]]:
@@ -167,12 +180,7 @@ def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> 
         current = secret_store.get(secret_id)
     except secret_store.SecretUnavailable as exc:
         raise StorageFailed("secrets", str(exc)) from None
-    url = provider.get("public_url")
-    if url:
-        query = request.url.partition("?")[2]
-        url = url + (f"?{query}" if query and "?" not in url else "")
-    else:
-        url = request.url
+    url = public_urls(request.event, request.headers, provider.get("public_url"))
     options = {**provider, "tolerance_seconds": provider.get("tolerance_seconds") or 300}
     try:
         return sig.verify(provider["scheme"], request.body, request.headers, current, options, url=url)

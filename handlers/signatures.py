@@ -353,6 +353,13 @@ def _verify_standard(body, h, secrets, options, url, now, tolerance):
     )
 
 
+def _candidates(url: str | Iterable[str] | None) -> list[str]:
+    """`url` may be one URL or several spellings of it (e.g. query encodings)."""
+    if not url:
+        return []
+    return [url] if isinstance(url, str) else [u for u in url if u]
+
+
 def _url_variants(url: str) -> list[str]:
     """The URL as given, without its port, and with the scheme's default port."""
     parts = urlsplit(url)
@@ -406,8 +413,10 @@ def _verify_twilio(body, h, secrets, options, url, now, tolerance):
     digest = _twilio_digest(h)
     if decoded is None or len(decoded) != digest().digest_size:
         raise MalformedHeader("X-Twilio-Signature is base64 of an HMAC")
-    if not url:
+    urls = _candidates(url)
+    if not urls:
         raise MalformedHeader("cannot reconstruct the signed URL")
+    url = urls[0]
     query = parse_qs(urlsplit(url).query)
     if "bodySHA256" in query:  # JSON (and other non-form) bodies
         if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), query["bodySHA256"][0].lower()):
@@ -417,7 +426,7 @@ def _verify_twilio(body, h, secrets, options, url, now, tolerance):
     else:
         params = _twilio_params(body, h.get("content-type"))
         doc = dict(params)
-    messages = [_twilio_string_to_sign(u, params) for u in _url_variants(url)]
+    messages = [_twilio_string_to_sign(v, params) for u in urls for v in _url_variants(u)]
     index = _match([decoded], secrets, lambda k: [_mac(k, m, digest) for m in messages])
     event_type = None
     for name in ("EventType", "MessageStatus", "SmsStatus", "CallStatus", "type"):
@@ -465,11 +474,12 @@ def _verify_square(body, h, secrets, options, url, now, tolerance):
     decoded = _b64decode(h.require("x-square-hmacsha256-signature"))
     if decoded is None or len(decoded) != 32:
         raise MalformedHeader("x-square-hmacsha256-signature is base64 of 32 bytes")
-    target = options.get("notification_url") or url
-    if not target:
+    targets = _candidates(options.get("notification_url") or url)
+    if not targets:
         raise MalformedHeader("cannot reconstruct the notification URL")
-    message = target.encode("utf-8") + body
-    index = _match([decoded], secrets, lambda k: [_mac(k, message)])
+    target = targets[0]
+    messages = [t.encode("utf-8") + body for t in targets]
+    index = _match([decoded], secrets, lambda k: [_mac(k, m) for m in messages])
     doc = _json(body)
     return Verified(
         delivery_id=_str_field(doc, "event_id") or body_delivery_id(body),
@@ -534,13 +544,14 @@ def verify(
     secrets: Iterable[str | bytes],
     options: Mapping[str, Any] | None = None,
     *,
-    url: str | None = None,
+    url: str | Iterable[str] | None = None,
     now: float | None = None,
 ) -> Verified:
     """Verify one request; raise a SignatureError subclass when it must be rejected.
 
-    `url` is the public URL the provider requested (twilio, square); `now`
-    overrides the clock (unix seconds) for tests.
+    `url` is the public URL the provider requested (twilio, square), or a list
+    of its possible spellings (tried in turn); `now` overrides the clock (unix
+    seconds) for tests.
     """
     try:
         verifier = _VERIFIERS[scheme]

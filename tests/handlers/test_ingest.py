@@ -244,3 +244,12 @@ def test_emf_metrics_per_provider_and_reason(pipeline, capsys):
     assert totals[("accepted", "stripe", None)] == 1
     assert totals[("duplicate", "stripe", None)] == 1
     assert totals[("rejected", "stripe", "invalid_signature")] == 1
+
+
+@pytest.mark.parametrize("raw_query", ["note=a+b&x=%2F", "note=a%20b&x=%2F"])
+def test_twilio_query_string_spelled_either_way(pipeline, raw_query):
+    # API Gateway hands over decoded parameters; the provider signed its own spelling.
+    body = "MessageSid=SM3&MessageStatus=sent"
+    headers = signatures.sign("twilio", body, SECRETS["twilio"], url=url_for("twilio", raw_query))
+    event = api_event("twilio", body, headers, query={"note": "a b", "x": "/"})
+    assert pipeline.post(event)[0] == 202
