@@ -19,14 +19,20 @@ import sys
 from pathlib import Path
 
 
-def build_app(outdir: str | None = None, env_name: str | None = None, config_path: str | None = None):
+def build_app(
+    outdir: str | None = None,
+    env_name: str | None = None,
+    config_path: str | None = None,
+    emulator_endpoint: str | None = None,
+):
+    """The cdktf App with its stacks; arguments default to the environment variables above."""
     from config import load  # no cdktf import: fails fast on a bad config
 
     config = load(config_path or os.environ.get("WEBHOOKCTL_CONFIG", "webhookctl.toml"))
     env_name = env_name or os.environ.get("WEBHOOKCTL_ENV") or None
     names = [env_name] if env_name else list(config.environments)
     environments = [config.environment(n) for n in names]  # unknown name -> ConfigError before the slow import
-    endpoint = os.environ.get("WEBHOOKCTL_EMULATOR_ENDPOINT")
+    endpoint = emulator_endpoint or os.environ.get("WEBHOOKCTL_EMULATOR_ENDPOINT")
     if endpoint:
         environments = [dataclasses.replace(e, emulator_endpoint=endpoint) if e.is_emulated else e for e in environments]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,5 +47,8 @@ def build_package(source: Path, dest_dir: Path) -> Package:
     dest_dir.mkdir(parents=True, exist_ok=True)
     path = dest_dir / f"{source.name}-{digest.hexdigest()[:16]}.zip"
     if not path.exists() or path.read_bytes() != data:
-        path.write_bytes(data)
+        # Atomic: another synth may be reading the same file.
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
     return Package(path=path, sha256_base64=base64.b64encode(digest.digest()).decode())

@@ -1,0 +1,75 @@
+"""The stack: provider per environment, default tags, backends, outputs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from constructs_lib.stack import EMULATED_SERVICES, state_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+OUTPUTS = {
+    "api_endpoint", "dynamodb_table_name", "s3_bucket_name", "sqs_queue_url", "eventbridge_bus_arn",
+    "ingestion_function_name", "processing_function_name", "dlq_url", "event_bus_name",
+}
+
+
+def test_emulated_provider_points_every_service_at_the_emulator(local):
+    [provider] = local.doc["provider"]["aws"]
+    [endpoints] = provider["endpoints"]
+    assert set(endpoints.values()) == {"http://127.0.0.1:4566"}
+    assert len(endpoints) == len(EMULATED_SERVICES)
+    assert {"lambda", "sqs", "s3", "dynamodb", "apigateway", "sts", "iam", "secretsmanager"} <= set(endpoints)
+    assert (provider["access_key"], provider["secret_key"]) == ("testing", "testing")
+    assert provider["skip_credentials_validation"] is True and provider["skip_requesting_account_id"] is True
+    assert provider["s3_use_path_style"] is True
+    assert provider["default_tags"] == [{"tags": {"Environment": "local", "Service": "webhooks", "Owner": "you"}}]
+
+
+def test_real_provider_has_no_emulator_settings(prod):
+    [provider] = prod.doc["provider"]["aws"]
+    assert set(provider) == {"region", "default_tags"}
+    assert provider["default_tags"][0]["tags"] == {
+        "Environment": "prod", "Service": "webhooks", "Owner": "platform-team", "CostCenter": "payments"}
+
+
+def test_backends(local, prod, stacks):
+    # Relative to the stack folder; with the default outdir that is ../../../.webhookctl/state/<stack>.tfstate.
+    from cdktf import App
+
+    path = local.doc["terraform"]["backend"]["local"]["path"]
+    stack_dir = Path(App.of(stacks["local"]).outdir) / "stacks" / "webhooks-local"
+    assert (stack_dir / path).resolve() == ROOT / ".webhookctl" / "state" / "webhooks-local.tfstate"
+    assert prod.doc["terraform"]["backend"] == {"s3": {
+        "bucket": "webhooks-tfstate-prod", "key": "webhookctl/prod.tfstate", "region": "eu-west-1",
+        "encrypt": True, "use_lockfile": True,
+    }}
+
+
+def test_state_path_is_relative_to_the_stack_folder():
+    root = Path("/somewhere/project")
+    assert state_path(root, root / "cdktf.out", "s") == "../../../.webhookctl/state/s.tfstate"
+    assert state_path(root, Path("/tmp/out"), "s") == "../../../../somewhere/project/.webhookctl/state/s.tfstate"
+
+
+def test_outputs(local, prod):
+    assert set(local.doc["output"]) == OUTPUTS | {"emulator_endpoint"}
+    assert set(prod.doc["output"]) == OUTPUTS
+    assert local.doc["output"]["emulator_endpoint"]["value"] == "http://127.0.0.1:4566"
+
+
+def test_names_are_prefixed_with_the_stack(local):
+    named = [
+        r.get("name") or r.get("function_name") or r.get("alarm_name")
+        for rtype, rs in local.doc["resource"].items() if rtype != "aws_iam_role_policy"  # named within their role
+        for r in rs.values()
+    ]
+    named = [n for n in named if isinstance(n, str) and not n.startswith("${")]  # references
+    assert named and all("webhooks-local" in n or n in ("params",) for n in named), named
+
+
+def test_synth_json_is_machine_independent(local):
+    without_backend = {k: v for k, v in local.doc.items() if k != "terraform"}
+    text = json.dumps(without_backend)
+    assert "/work/" not in text and "/tmp/" not in text
+    assert json.loads(local.text)["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"

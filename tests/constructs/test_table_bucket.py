@@ -1,0 +1,96 @@
+"""Table and bucket: secure defaults, protection per environment, validation, scoped grants."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from constructs_lib.bucket import Bucket, BucketProps
+from constructs_lib.defaults import ValidationError
+from constructs_lib.table import Index, Table, TableProps
+
+ACCOUNT = "${data.aws_caller_identity.caller.account_id}"
+
+
+def test_table_defaults(local):
+    table = local.one("aws_dynamodb_table", name="webhooks-local-records")
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["hash_key"] == "webhook_id"
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+    assert table["point_in_time_recovery"] == {"enabled": True}
+    assert table["server_side_encryption"] == {"enabled": True}
+    assert table["global_secondary_index"] == [
+        {"name": "by_provider", "hash_key": "provider", "range_key": "received_at", "projection_type": "ALL"}
+    ]
+    assert {a["name"] for a in table["attribute"]} == {"webhook_id", "provider", "received_at"}
+    assert table["deletion_protection_enabled"] is False
+
+
+def test_table_protected_in_prod(prod):
+    assert prod.one("aws_dynamodb_table")["deletion_protection_enabled"] is True
+
+
+def test_table_overrides_and_validation(scratch, synthesize, aws):
+    Table(scratch, "t", props=TableProps(name="items", overrides={"table_class": "STANDARD_INFREQUENT_ACCESS"}), aws=aws)
+    assert synthesize(scratch).one("aws_dynamodb_table")["table_class"] == "STANDARD_INFREQUENT_ACCESS"
+    with pytest.raises(ValidationError) as err:
+        Table(scratch, "bad", aws=aws, props=TableProps(
+            name="x", ttl_attribute="webhook_id", indexes=(Index("a", "p"), Index("a", "q")),
+            overrides={"billing_mode": "PROVISIONED", "server_side_encryption": {"enabled": False}},
+        ))
+    assert err.value.problems == [
+        "name 'x' must be 3-255 letters, digits, '_', '-' or '.'",
+        "ttl_attribute 'webhook_id' cannot also be a key attribute",
+        "index 'a' is defined twice",
+        "billing_mode must stay PAY_PER_REQUEST (webhook traffic is bursty)",
+        "server_side_encryption cannot be turned off",
+    ]
+
+
+def test_table_grants_scoped_to_table_and_indexes(local):
+    table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/webhooks-local-records"
+    for function, actions in (
+        ("ingest", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        ("process", ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
+    ):
+        [st] = [s for s in local.policies_of(function) if any(a.startswith("dynamodb:") for a in s["Action"])]
+        assert st["Action"] == actions
+        assert st["Resource"] == [table_arn, f"{table_arn}/index/by_provider"]
+
+
+def test_bucket_defaults(local):
+    bucket = local.one("aws_s3_bucket")
+    assert bucket["bucket"] == f"webhooks-local-archive-{ACCOUNT}"  # globally unique per account
+    assert bucket["force_destroy"] is True
+    assert local.one("aws_s3_bucket_versioning")["versioning_configuration"] == {"status": "Enabled"}
+    sse = local.one("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    assert sse["apply_server_side_encryption_by_default"] == {"sse_algorithm": "AES256"}
+    pab = local.one("aws_s3_bucket_public_access_block")
+    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
+    [deny] = json.loads(local.one("aws_s3_bucket_policy")["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    [rule] = local.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["transition"] == [{"days": 30, "storage_class": "GLACIER"}]
+    assert "expiration" not in rule
+
+
+def test_bucket_protected_with_expiry_in_prod(prod):
+    assert prod.one("aws_s3_bucket")["force_destroy"] is False
+    [rule] = prod.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["expiration"] == [{"days": 400}]
+
+
+def test_bucket_validation(scratch, aws):
+    with pytest.raises(ValidationError) as err:
+        Bucket(scratch, "b", props=BucketProps(name="Bad_Name", glacier_after_days=30, expiration_days=10), aws=aws)
+    assert err.value.problems == [
+        "name 'Bad_Name' is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
+        "expiration_days 10 must be later than the Glacier transition (30 days)",
+    ]
+
+
+def test_bucket_grants_scoped_to_objects(local):
+    objects = f"arn:aws:s3:::webhooks-local-archive-{ACCOUNT}/*"
+    assert [s["Resource"] for s in local.policies_of("ingest") if "s3:PutObject" in s["Action"]] == [[objects]]
+    assert [s["Resource"] for s in local.policies_of("process") if "s3:GetObject" in s["Action"]] == [[objects]]
+    assert not any("s3:PutObject" in s["Action"] for s in local.policies_of("process"))
