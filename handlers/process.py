@@ -158,7 +158,8 @@ def build_entry(record: Record, processed_at: str, limit: int, bus: str) -> dict
         "s3_key": p["s3_key"],
     }
     text = json.dumps({**detail, **fields}, separators=(",", ":"), ensure_ascii=False)
-    if len(text.encode("utf-8")) + len(SOURCE) + len(DETAIL_TYPE) > MAX_ENTRY_BYTES:
+    # EventBridge counts Time (14 bytes), Source, DetailType and Detail against the entry limit.
+    if len(text.encode("utf-8")) + len(SOURCE) + len(DETAIL_TYPE) + 14 > MAX_ENTRY_BYTES:
         text = json.dumps({**detail, "payload_in_s3": True}, separators=(",", ":"), ensure_ascii=False)
     return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": text, "EventBusName": bus}
 

@@ -253,3 +253,28 @@ def test_twilio_query_string_spelled_either_way(pipeline, raw_query):
     headers = signatures.sign("twilio", body, SECRETS["twilio"], url=url_for("twilio", raw_query))
     event = api_event("twilio", body, headers, query={"note": "a b", "x": "/"})
     assert pipeline.post(event)[0] == 202
+
+
+def test_retry_after_a_partial_attempt_resumes_with_the_first_s3_key(pipeline):
+    # GIVEN an earlier attempt that wrote the record (status received) and then died
+    wid = signatures.webhook_id("stripe", "evt_1")
+    old_key = f"stripe/2020/01/31/{wid}"
+    pipeline.ddb.put_item(TableName=pipeline.table, Item={
+        "webhook_id": {"S": wid}, "provider": {"S": "stripe"}, "delivery_id": {"S": "evt_1"},
+        "received_at": {"S": "2020-01-31T23:59:59.999Z"}, "status": {"S": "received"},
+        "s3_key": {"S": old_key}, "size": {"N": str(len(BODY))}, "attempts": {"N": "0"}})
+    # WHEN the provider retries
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    # THEN the delivery completes under the first attempt's key and receipt time
+    assert (status, reply) == (202, {"webhook_id": wid, "status": "queued"})
+    assert pipeline.objects() == [old_key]
+    item = pipeline.item(wid)
+    assert item["status"] == "queued" and item["received_at"] == "2020-01-31T23:59:59.999Z"
+    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url)["Messages"]
+    assert json.loads(message["Body"])["s3_key"] == old_key
+
+
+def test_unknown_route_is_404(pipeline):
+    event = signed_event("stripe", BODY)
+    event.update(resource="/other", path="/other", pathParameters=None)
+    assert pipeline.post(event)[0] == 404
