@@ -318,5 +318,26 @@ def send(provider, env_name, config_path, as_json, file, url):
         raise WebhookctlError(f"{provider} webhook was rejected with HTTP {result['status']}: {reason}")
 
 
+# ---------------------------------------------------------------- embedded default
+
+
+@cli.command()
+@env_option
+@click.option("--port", "-p", default=3000, show_default=True, type=click.IntRange(1, 65535),
+              help="Loopback port for the ingest API.")
+@click.option("--visibility-timeout", default=5, show_default=True, type=click.IntRange(1, 43200),
+              help="Seconds before a failed message is received again (local redrive; AWS uses the queue's).")
+@click.option("--no-self-test", is_flag=True, help="Skip sending one signed webhook through at start.")
+def dev(env_name, config_path, port, visibility_timeout, no_self_test):
+    """Run the whole pipeline locally: emulator, deploy, ingest API on 127.0.0.1, processor.
+
+    No AWS account needed. Ctrl-C stops everything.
+    """
+    from .dev import serve
+
+    serve(_workspace(config_path, env_name), port=port, log=_progress, out=click.echo,
+          visibility_timeout=visibility_timeout, self_test=not no_self_test)
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

@@ -38,10 +38,14 @@ def port_open(host: str, port: int) -> bool:
 
 
 def is_moto(endpoint: str, timeout: float = 1.0) -> bool:
-    """True when a moto server answers at endpoint."""
+    """True when a moto server answers at endpoint.
+
+    Asks for moto's dashboard page: `/moto-api/data.json` answers 500 once a
+    Lambda event source mapping exists (moto 5.2.1), which a deployed stack has.
+    """
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=timeout) as resp:
-            return resp.status == 200
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=timeout) as resp:
+            return resp.status == 200 and b"moto" in resp.read(4096).lower()
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
