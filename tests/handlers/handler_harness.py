@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import boto3
-from moto import mock_aws
 
 from config import load
-from handlers import aws, ingest, process, secrets as secret_store, signatures
+from handlers import aws, ingest, process, signatures
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
