@@ -90,6 +90,7 @@ class Api(Construct):
             name=props.name,
             description="Inbound webhooks",
             endpoint_configuration={"types": ["REGIONAL"]},
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         api_id = self.rest_api.id
         self.validator = ApiGatewayRequestValidator(
