@@ -22,9 +22,11 @@ the request's Accept header or the response Content-Type matches
 Headers are passed as received (case and repeats preserved: `headers` holds
 the last value, `multiValueHeaders` all of them), plus what API Gateway adds
 in front of an integration: X-Forwarded-For (appended), X-Forwarded-Port,
-X-Forwarded-Proto (`http` here) and X-Amzn-Trace-Id. `requestContext.path`
-carries the stage prefix (`/local/webhooks/stripe`) even though the local URL
-has none; the server also accepts the stage-prefixed URL.
+X-Forwarded-Proto (`http` here) and X-Amzn-Trace-Id. The server accepts both
+`/webhooks/stripe` and the stage-prefixed `/local/webhooks/stripe`;
+`requestContext.path` is the path as requested (as AWS gives it for the
+execute-api URL and for a custom domain), so schemes that sign the URL
+(Twilio, Square) verify either way.
 
 Not emulated: authorizers, API keys, usage plans, request validation, the 29 s
 integration timeout (a slow handler is logged, not cut off), stage variables.

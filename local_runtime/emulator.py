@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -66,8 +67,8 @@ class Emulator:
     # the resource's name instead, so replaying a recording (local_runtime.
     # snapshot) gives back the ids Terraform state holds.
     deterministic_ids: bool = False
-    # Where moto's recorder writes (MOTO_RECORDER_FILEPATH); default: its
-    # `moto_recording` file in the server's working directory.
+    # Where moto's recorder writes (MOTO_RECORDER_FILEPATH); default: a file in
+    # the temp folder, never moto's own `./moto_recording` in someone's checkout.
     recording_path: Path | None = None
 
     @property
@@ -87,8 +88,8 @@ class Emulator:
             module = "local_runtime.emulator"
             root = str(Path(__file__).resolve().parent.parent)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        if self.recording_path is not None:
-            env["MOTO_RECORDER_FILEPATH"] = str(self.recording_path)
+        recording = self.recording_path or Path(tempfile.gettempdir()) / f"webhookctl-moto-{self.port}.recording"
+        env["MOTO_RECORDER_FILEPATH"] = str(recording)
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, "-H", self.host, "-p", str(self.port)],
             stdout=log,
