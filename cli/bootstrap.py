@@ -56,8 +56,13 @@ def bootstrap(ws: Workspace, log: Callable[[str], None]) -> dict:
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         },
     )
-    s3.put_bucket_policy(Bucket=backend.bucket, Policy=json.dumps(tls_only_policy(backend.bucket)))
-    log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted, private and TLS-only")
+    if ws.env.is_emulated:
+        # The emulator speaks plain http on loopback, and moto enforces bucket
+        # policies: a TLS-only policy would lock Terraform out of its own state.
+        log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted and private (emulator: no TLS-only policy)")
+    else:
+        s3.put_bucket_policy(Bucket=backend.bucket, Policy=json.dumps(tls_only_policy(backend.bucket)))
+        log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted, private and TLS-only")
     return {"environment": ws.env.name, "backend": "s3", "bucket": backend.bucket, "region": backend.region,
             "created": created}
 
