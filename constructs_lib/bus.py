@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf_cdktf_provider_aws.cloudwatch_event_archive import CloudwatchEventArchive
 from cdktf_cdktf_provider_aws.cloudwatch_event_bus import CloudwatchEventBus
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy

@@ -1,6 +1,7 @@
 """CloudWatch log groups with the project's retention and accepted checkov findings."""
 from __future__ import annotations
 
+from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct

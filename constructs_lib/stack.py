@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf import App, LocalBackend, S3Backend, S3BackendEndpointConfig, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
