@@ -5,7 +5,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf import TerraformResourceLifecycle

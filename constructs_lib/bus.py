@@ -15,7 +15,15 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLo
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from constructs import Construct
 
-from .defaults import EVENT_ARCHIVE_RETENTION_DAYS, LOG_RETENTION_IN_DAYS, QUEUE_DEFAULTS, checkov_skip, merge, raise_if
+from .defaults import (
+    EVENT_ARCHIVE_RETENTION_DAYS,
+    LOG_RETENTION_IN_DAYS,
+    QUEUE_DEFAULTS,
+    checkov_skip,
+    merge,
+    raise_if,
+    repeated,
+)
 from .logs import log_group
 from .iam import AwsContext, Grantee, deny_insecure_transport, document, service_principal, statement
 
@@ -41,9 +49,7 @@ def validate_bus_props(props: BusProps) -> list[str]:
     problems: list[str] = []
     if not re.match(r"^[A-Za-z0-9._-]{1,256}$", props.name or ""):
         problems.append(f"name '{props.name}' must be letters, digits, '.', '_' or '-'")
-    names = [r.name for r in props.routes]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"route '{dup}' is defined twice")
+    problems += [f"route '{dup}' is defined twice" for dup in repeated(r.name for r in props.routes)]
     for route in props.routes:
         if route.target not in ("logs", "sqs") and not _ARN_TARGET.match(route.target):
             problems.append(f"route '{route.name}': target must be logs, sqs or an SQS queue / log group ARN")

@@ -8,7 +8,7 @@ TLS-only policies) is applied last and cannot be overridden.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 DAY = 86_400
 
@@ -64,6 +64,12 @@ class ValidationError(ValueError):
 def raise_if(construct: str, problems: list[str]) -> None:
     if problems:
         raise ValidationError(construct, problems)
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """Names that occur more than once, sorted."""
+    seen: list[str] = list(names)
+    return sorted({n for n in seen if seen.count(n) > 1})
 
 
 def merge(defaults: Mapping[str, Any], caller: Mapping[str, Any] | None, required: Mapping[str, Any]) -> dict[str, Any]:

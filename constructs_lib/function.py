@@ -145,8 +145,12 @@ class Function(Construct):
         self.policies[sid] = policy
         return policy
 
-    def add_sqs_event_source(self, queue: Any, *, batch_size: int) -> LambdaEventSourceMapping:
-        """Consume `queue` (a Queue construct): grants consume and reports partial batch failures."""
+    def add_sqs_event_source(self, queue: Any, *, batch_size: int, enabled: bool = True) -> LambdaEventSourceMapping:
+        """Consume `queue` (a Queue construct): grants consume and reports partial batch failures.
+
+        enabled=False keeps the mapping (and its permissions) but stops Lambda polling: on the
+        emulator, where moto would otherwise try to run the function itself on every SendMessage.
+        """
         grant = queue.grant_consume_messages(self)
         return LambdaEventSourceMapping(
             self,
@@ -155,6 +159,7 @@ class Function(Construct):
             # The one place that needs the queue itself: the mapping waits for it.
             event_source_arn=queue.queue.arn,
             batch_size=batch_size,
+            enabled=enabled,
             function_response_types=["ReportBatchItemFailures"],
             depends_on=[grant],  # AWS checks the role can receive when the mapping is created
         )

@@ -13,7 +13,7 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
-from .defaults import TABLE_DEFAULTS, checkov_skip, merge, raise_if
+from .defaults import TABLE_DEFAULTS, checkov_skip, merge, raise_if, repeated
 from .iam import AwsContext, Grantee, sid, statement
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -44,12 +44,9 @@ def validate_table_props(props: TableProps) -> list[str]:
         problems.append("hash_key is required")
     if props.ttl_attribute in {props.hash_key} | {i.hash_key for i in props.indexes}:
         problems.append(f"ttl_attribute '{props.ttl_attribute}' cannot also be a key attribute")
-    names = [i.name for i in props.indexes]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"index '{dup}' is defined twice")
-    for key in ("billing_mode",):
-        if props.overrides.get(key, "PAY_PER_REQUEST") != "PAY_PER_REQUEST":
-            problems.append("billing_mode must stay PAY_PER_REQUEST (webhook traffic is bursty)")
+    problems += [f"index '{dup}' is defined twice" for dup in repeated(i.name for i in props.indexes)]
+    if props.overrides.get("billing_mode", "PAY_PER_REQUEST") != "PAY_PER_REQUEST":
+        problems.append("billing_mode must stay PAY_PER_REQUEST (webhook traffic is bursty)")
     if props.overrides.get("server_side_encryption", {}).get("enabled") is False:
         problems.append("server_side_encryption cannot be turned off")
     return problems

@@ -109,8 +109,10 @@ def test_real_aws_queue_url(prod):
     assert ingest["QUEUE_URL"] == f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/webhooks-prod-ingest.fifo"
 
 
-def test_event_source_mapping(local):
-    esm = local.one("aws_lambda_event_source_mapping")
+def test_event_source_mapping(local, prod):
+    assert local.one("aws_lambda_event_source_mapping")["enabled"] is False  # the local runtime polls instead
+    assert prod.one("aws_lambda_event_source_mapping")["enabled"] is True
+    esm = prod.one("aws_lambda_event_source_mapping")
     assert esm["batch_size"] == 10
     assert esm["function_response_types"] == ["ReportBatchItemFailures"]
     assert esm["event_source_arn"].startswith("${aws_sqs_queue.")

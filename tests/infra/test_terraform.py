@@ -77,6 +77,12 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
     assert process["Environment"]["Variables"]["EVENT_BUS_NAME"] == outputs["event_bus_name"]
     assert (process["Handler"], process["Architectures"], process["TracingConfig"]["Mode"]) == (
         "handlers.process.handler", ["arm64"], "Active")
+    [mapping] = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
+                 if m["FunctionArn"].endswith(f":function:{outputs['processing_function_name']}")]
+    assert mapping["State"] == "Disabled"  # moto must not consume: the local runtime does
+    sqs.send_message(QueueUrl=outputs["sqs_queue_url"], MessageBody="{}", MessageGroupId="g", MessageDeduplicationId="d")
+    received = sqs.receive_message(QueueUrl=outputs["sqs_queue_url"], AttributeNames=["ApproximateReceiveCount"])
+    assert received["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "1"
 
 
 @pytest.mark.terraform
