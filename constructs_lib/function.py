@@ -32,7 +32,7 @@ def handlers_code(scope: Construct, id: str, package: Package) -> FunctionCode:
     asset = TerraformAsset(scope, id, path=str(package.path), type=AssetType.FILE)
     return FunctionCode(path=asset.path, sha256_base64=package.sha256_base64)
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,59}$")  # Lambda allows 64; the role adds "-role"
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
 _RUNTIMES = re.compile(r"^python3\.(1[1-9])$")
 
@@ -61,7 +61,7 @@ class FunctionProps:
 def validate_function_props(props: FunctionProps) -> list[str]:
     problems: list[str] = []
     if not _NAME.match(props.name or ""):
-        problems.append(f"name '{props.name}' must be 1-64 letters, digits, '-' or '_'")
+        problems.append(f"name '{props.name}' must be 1-59 letters, digits, '-' or '_' (its role is <name>-role)")
     if not _HANDLER.match(props.handler or ""):
         problems.append(f"handler '{props.handler}' must look like package.module.function")
     if not 128 <= props.memory_size <= 10_240:

@@ -73,3 +73,20 @@ def test_synth_json_is_machine_independent(local):
     text = json.dumps(without_backend)
     assert "/work/" not in text and "/tmp/" not in text
     assert json.loads(local.text)["terraform"]["required_providers"]["aws"]["version"] == "5.100.0"
+
+
+def test_emulated_environment_with_an_s3_backend_points_the_backend_at_the_emulator(cdktf_testing, config, synthesize):
+    import dataclasses
+
+    from config import Backend
+    from constructs_lib.stack import WebhookStack
+
+    env = dataclasses.replace(
+        config.environment("local"), backend=Backend(type="s3", bucket="state", key="w/local.tfstate", region="us-east-1")
+    )
+    stack = WebhookStack(cdktf_testing.app(), "webhooks-local", config=config, environment=env, project_root=ROOT)
+    backend = synthesize(stack).doc["terraform"]["backend"]["s3"]
+    assert backend["endpoints"] == {"s3": "http://127.0.0.1:4566", "sts": "http://127.0.0.1:4566", "iam": "http://127.0.0.1:4566"}
+    assert backend["use_path_style"] is True and backend["use_lockfile"] is True and backend["encrypt"] is True
+    assert backend["skip_credentials_validation"] is True and backend["skip_requesting_account_id"] is True
+    assert (backend["access_key"], backend["secret_key"]) == ("testing", "testing")

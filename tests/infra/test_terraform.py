@@ -20,10 +20,12 @@ def _ok(proc) -> str:
 
 @pytest.mark.terraform
 def test_every_environment_validates(synth_outdir, tf):
-    def validate(env: str) -> dict:
-        stack = synth_outdir / "stacks" / f"webhooks-{env}"
+    stacks = {env: synth_outdir / "stacks" / f"webhooks-{env}" for env in ENVIRONMENTS}
+    for stack in stacks.values():  # one at a time: Terraform's plugin cache is not safe for concurrent inits
         _ok(tf(["init", "-backend=false", "-input=false", "-no-color"], stack))
-        return json.loads(tf(["validate", "-json", "-no-color"], stack).stdout)
+
+    def validate(env: str) -> dict:
+        return json.loads(tf(["validate", "-json", "-no-color"], stacks[env]).stdout)
 
     with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
         results = dict(zip(ENVIRONMENTS, pool.map(validate, ENVIRONMENTS)))
