@@ -39,6 +39,9 @@ class BucketProps:
     protect: bool = False
     glacier_after_days: int = BUCKET_GLACIER_AFTER_DAYS
     expiration_days: int | None = None
+    # Deny plain-http access. Off only for the emulator: it speaks plain http on
+    # loopback and moto enforces bucket policies, so the deny would lock out everyone.
+    enforce_tls: bool = True
 
 
 def validate_bucket_props(props: BucketProps) -> list[str]:
@@ -87,12 +90,16 @@ class Bucket(Construct):
             ignore_public_acls=True,
             restrict_public_buckets=True,
         )
-        self.policy = S3BucketPolicy(
-            self,
-            "policy",
-            bucket=bucket_id,
-            policy=document(deny_insecure_transport("s3:*", [self.arn, f"{self.arn}/*"])),
-            depends_on=[self.public_access_block],
+        self.policy = (
+            S3BucketPolicy(
+                self,
+                "policy",
+                bucket=bucket_id,
+                policy=document(deny_insecure_transport("s3:*", [self.arn, f"{self.arn}/*"])),
+                depends_on=[self.public_access_block],
+            )
+            if props.enforce_tls
+            else None
         )
         days = props.glacier_after_days
         expiry = props.expiration_days

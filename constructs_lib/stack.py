@@ -83,7 +83,7 @@ class WebhookStack(TerraformStack):
         self.bucket = Bucket(
             self, "archive",
             props=BucketProps(name=f"{name}-archive-{identity.account_id}", protect=env.protect,
-                              expiration_days=env.archive_expiration_days),
+                              expiration_days=env.archive_expiration_days, enforce_tls=not env.is_emulated),
             aws=aws,
         )
         self.bus = Bus(

@@ -67,11 +67,17 @@ def test_bucket_defaults(local):
     assert sse["apply_server_side_encryption_by_default"] == {"sse_algorithm": "AES256"}
     pab = local.one("aws_s3_bucket_public_access_block")
     assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-    [deny] = json.loads(local.one("aws_s3_bucket_policy")["policy"])["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     [rule] = local.one("aws_s3_bucket_lifecycle_configuration")["rule"]
     assert rule["transition"] == [{"days": 30, "storage_class": "GLACIER"}]
     assert "expiration" not in rule
+
+
+def test_bucket_is_tls_only_on_aws_but_not_on_the_plain_http_emulator(local, prod):
+    [deny] = json.loads(prod.one("aws_s3_bucket_policy")["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [f"arn:aws:s3:::webhooks-prod-archive-{ACCOUNT}", f"arn:aws:s3:::webhooks-prod-archive-{ACCOUNT}/*"]
+    # moto enforces bucket policies and the emulator has no TLS: the deny would refuse every write.
+    assert local.resources("aws_s3_bucket_policy") == {}
 
 
 def test_bucket_protected_with_expiry_in_prod(prod):
