@@ -9,11 +9,50 @@ from .errors import WebhookctlError
 from .workspace import Workspace
 
 
+APIGW_LOGS_ROLE = "webhookctl-apigateway-cloudwatch"
+APIGW_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
 def bootstrap(ws: Workspace, log: Callable[[str], None]) -> dict:
-    """Create (or bring up to standard) the state bucket. Safe to run any number of times."""
+    """What an environment needs before its first deploy. Safe to run any number of times.
+
+    - the S3 bucket of an `s3` state backend;
+    - on AWS, the account's API Gateway CloudWatch role (one per account and
+      region, so not in any stack): without it a stage with access logs fails.
+    """
+    result = state_bucket(ws, log)
+    if not ws.env.is_emulated:
+        result["apigateway_cloudwatch_role"] = apigateway_logging_role(ws, log)
+    return result
+
+
+def apigateway_logging_role(ws: Workspace, log: Callable[[str], None]) -> str:
+    """Set the account's API Gateway CloudWatch role if none is set; never replace one."""
+    require_credentials(ws)
+    apigw = client(ws, "apigateway")
+    current = apigw.get_account().get("cloudwatchRoleArn")
+    if current:
+        log(f"bootstrap: API Gateway already logs to CloudWatch with {current}")
+        return current
+    iam = client(ws, "iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "apigateway.amazonaws.com"}}]}
+    try:
+        arn = iam.create_role(RoleName=APIGW_LOGS_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                              Description="Lets API Gateway write access and execution logs (webhookctl)")["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=APIGW_LOGS_ROLE)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=APIGW_LOGS_ROLE, PolicyArn=APIGW_LOGS_POLICY)
+    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    log(f"bootstrap: API Gateway in {ws.env.region} now logs to CloudWatch with {arn}")
+    return arn
+
+
+def state_bucket(ws: Workspace, log: Callable[[str], None]) -> dict:
+    """Create (or bring up to standard) the state bucket of an s3 backend."""
     backend = ws.env.backend
     if backend.type != "s3":
-        log(f"bootstrap: environment '{ws.env.name}' keeps its state in {ws.local_state_file}; nothing to create")
+        log(f"bootstrap: environment '{ws.env.name}' keeps its state in {ws.local_state_file}; no bucket to create")
         return {"environment": ws.env.name, "backend": "local", "created": False}
     if ws.env.is_emulated:
         from .stack_ops import check_reachable
