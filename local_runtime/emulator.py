@@ -83,11 +83,11 @@ class Emulator:
             )
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, **EMULATOR_CREDENTIALS, **self.env}
-        module = "moto.server"
-        if self.deterministic_ids:
-            module = "local_runtime.emulator"
-            root = str(Path(__file__).resolve().parent.parent)
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        # Always our entry point: moto plus the fixes below (main()).
+        module = "local_runtime.emulator"
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env["WEBHOOKCTL_DETERMINISTIC_IDS"] = "1" if self.deterministic_ids else ""
         recording = self.recording_path or Path(tempfile.gettempdir()) / f"webhookctl-moto-{self.port}.recording"
         env["MOTO_RECORDER_FILEPATH"] = str(recording)
         self.process = subprocess.Popen(
@@ -178,9 +178,36 @@ def install_deterministic_ids() -> None:
     lambda_models.EventSourceMapping.__init__ = esm_init
 
 
+def install_raw_s3_bodies() -> None:
+    """Keep an S3 object's bytes when its Content-Type is a form (moto 5.2.1 server bug).
+
+    Flask parses an `application/x-www-form-urlencoded` body into `request.form`
+    and `request.data` comes back empty, so moto stored a Twilio webhook's
+    archived payload as 0 bytes (and botocore then rejected its checksum).
+    For a PUT (S3 never takes form fields there) cache the raw bytes for
+    `request.data` and show moto an empty form.
+    """
+    from moto.s3.responses import S3Response
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    original = S3Response.setup_class
+
+    def setup_class(self, request, full_url, headers, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if (getattr(request, "method", None) == "PUT" and hasattr(request, "get_data")
+                and (request.content_type or "").startswith("application/x-www-form-urlencoded")):
+            request.get_data(cache=True, parse_form_data=False)
+            request.form = ImmutableMultiDict()
+            request.files = ImmutableMultiDict()
+        return original(self, request, full_url, headers, *args, **kwargs)
+
+    S3Response.setup_class = setup_class
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m local_runtime.emulator -H HOST -p PORT`: moto's server with deterministic ids."""
-    install_deterministic_ids()
+    """`python -m local_runtime.emulator -H HOST -p PORT`: moto's server with our fixes."""
+    install_raw_s3_bodies()
+    if os.environ.get("WEBHOOKCTL_DETERMINISTIC_IDS"):
+        install_deterministic_ids()
     from moto.server import main as moto_main
 
     moto_main(argv)
