@@ -168,7 +168,7 @@ def known_outputs(ws: Workspace, log: Log = _stderr) -> dict:
 
 def state_list(ws: Workspace, log: Log = _stderr) -> list[str]:
     env = prepare(ws, log=log)
-    result = terraform.run(["state", "list", LOCK_TIMEOUT], ws.stack_dir, env, capture=True)
+    result = terraform.run(["state", "list"], ws.stack_dir, env, capture=True)
     if result.returncode != 0:
         raise TerraformFailed(f"terraform state list failed: {_tf_error(result.stderr or result.stdout)}")
     return [line for line in result.stdout.splitlines() if line.strip()]

@@ -212,7 +212,7 @@ def test_state_list_and_show(run_cli, fake_tf):
     fake_tf.answer("state", stdout="aws_s3_bucket.archive\naws_sqs_queue.queue\n")
     result = run_cli("state", "list", "--json")
     assert json.loads(result.stdout) == ["aws_s3_bucket.archive", "aws_sqs_queue.queue"]
-    assert fake_tf.argvs[-1] == ["state", "list", "-lock-timeout=0s"]
+    assert fake_tf.argvs[-1] == ["state", "list"]
 
     fake_tf.answer("show", stdout=json.dumps({"values": {"root_module": {"resources": [
         {"address": "aws_sqs_queue.queue", "values": {"fifo_queue": True}}]}}}))
