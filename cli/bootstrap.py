@@ -63,24 +63,28 @@ def state_bucket(ws: Workspace, log: Callable[[str], None]) -> dict:
 
     s3 = client(ws, "s3", region=backend.region)
     created = False
+    # Ask first: in us-east-1 CreateBucket on a bucket you already own just answers 200.
     try:
+        s3.head_bucket(Bucket=backend.bucket)
+        log(f"bootstrap: s3://{backend.bucket} already exists (yours); checking its settings")
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code"))
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise WebhookctlError(
+                f"the state bucket name '{backend.bucket}' is taken by another AWS account (or you may not read it): "
+                f"choose another environments.{ws.env.name}.backend.bucket in {ws.config_path.name}"
+            ) from None
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise WebhookctlError(f"could not check s3://{backend.bucket}: {exc}") from None
         kwargs = {"Bucket": backend.bucket}
         if backend.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": backend.region}
-        s3.create_bucket(**kwargs)
+        try:
+            s3.create_bucket(**kwargs)
+        except ClientError as create_exc:
+            raise WebhookctlError(f"could not create s3://{backend.bucket}: {create_exc}") from None
         created = True
         log(f"bootstrap: created s3://{backend.bucket} in {backend.region}")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code == "BucketAlreadyOwnedByYou":
-            log(f"bootstrap: s3://{backend.bucket} already exists (yours); checking its settings")
-        elif code == "BucketAlreadyExists":
-            raise WebhookctlError(
-                f"the state bucket name '{backend.bucket}' is taken by another AWS account: "
-                f"choose another environments.{ws.env.name}.backend.bucket in {ws.config_path.name}"
-            ) from None
-        else:
-            raise WebhookctlError(f"could not create s3://{backend.bucket}: {exc}") from None
     # Every setting is re-applied each run: idempotent, and it repairs drift.
     s3.put_bucket_versioning(Bucket=backend.bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(

@@ -73,7 +73,7 @@ def test_local_deploy_outputs_state_and_destroy(cli_in, e2e_project):
 
     addresses = json.loads(cli_in("state", "list", "--json").stdout)
     assert len(addresses) > 30
-    queue = next(a for a in addresses if a.startswith("aws_sqs_queue.") and "dlq" not in a.lower())
+    queue = next(a for a in addresses if a.startswith("aws_sqs_queue.ingest-queue_") and "_dlq_" not in a)
     shown = json.loads(cli_in("state", "show", queue, "--json").stdout)
     assert shown["values"]["fifo_queue"] is True
 
