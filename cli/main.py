@@ -339,5 +339,66 @@ def dev(env_name, config_path, port, visibility_timeout, no_self_test):
           visibility_timeout=visibility_timeout, self_test=not no_self_test)
 
 
+@cli.command()
+@env_option
+@json_option
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
+@click.option("--since", help="Received at or after (ISO-8601; default: 24 hours ago).")
+@click.option("--until", help="Received at or before (ISO-8601; default: now).")
+@click.option("--status", default="processed", show_default=True,
+              type=click.Choice(["processed", "failed", "queued", "received", "any"]), help="Only records in this status.")
+@click.option("--max", "limit", default=1000, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--dry-run", is_flag=True, help="Only list what would be published.")
+def replay(env_name, config_path, as_json, providers, since, until, status, limit, dry_run):
+    """Publish archived deliveries to the bus again (marked "replayed": true)."""
+    from .replay import replay as do_replay
+
+    result = do_replay(_workspace(config_path, env_name), providers=providers, since=since, until=until,
+                       status=None if status == "any" else status, limit=limit, dry_run=dry_run, log=_progress)
+    if as_json:
+        _emit_json(result)
+    else:
+        for webhook_id in result["webhook_ids"]:
+            click.echo(webhook_id)
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def dlq():
+    """Inspect the dead-letter queue and move its messages back."""
+
+
+@dlq.command("list")
+@env_option
+@json_option
+@click.option("--max", "limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+def dlq_list(env_name, config_path, as_json, limit):
+    """The messages in the DLQ: which deliveries failed processing."""
+    from .dlq import dlq_list as do_list
+
+    messages = do_list(_workspace(config_path, env_name), limit=limit, log=_progress)
+    if as_json:
+        _emit_json(messages)
+        return
+    if not messages:
+        _progress("dlq: empty")
+    for m in messages:
+        click.echo(f"{m['webhook_id']}  {m['provider']}  {m['event_type']}  received {m['received_at']}  "
+                   f"receives {m['receive_count']}")
+
+
+@dlq.command("redrive")
+@env_option
+@json_option
+@click.option("--max", "limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--dry-run", is_flag=True, help="Only list what would be moved.")
+def dlq_redrive(env_name, config_path, as_json, limit, dry_run):
+    """Move DLQ messages back to the ingest queue (their records back to `queued`)."""
+    from .dlq import dlq_redrive as do_redrive
+
+    moved = do_redrive(_workspace(config_path, env_name), limit=limit, dry_run=dry_run, log=_progress)
+    if as_json:
+        _emit_json(moved)
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

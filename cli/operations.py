@@ -23,7 +23,8 @@ def require_provider(ws: Workspace, provider: str):
         raise WebhookctlError(f"unknown provider '{provider}' (configured: {known})") from None
 
 
-def _client(ws: Workspace, service: str):
+def env_client(ws: Workspace, service: str):
+    """A client for this environment, after checking it can be reached."""
     from .aws import client, require_credentials
     from .stack_ops import check_reachable
 
@@ -37,7 +38,7 @@ def read_secrets(ws: Workspace, provider: str, sm=None) -> list[str]:
     """The provider's active secrets, newest first ([] when none was set yet)."""
     from botocore.exceptions import ClientError
 
-    sm = sm or _client(ws, "secretsmanager")
+    sm = sm or env_client(ws, "secretsmanager")
     try:
         value = sm.get_secret_value(SecretId=secret_id(ws, provider))["SecretString"]
     except ClientError as exc:
@@ -71,7 +72,7 @@ def set_secret(ws: Workspace, provider: str, value: str, *, keep_previous: bool,
     """Store a new secret; with keep_previous the old one stays active (rotation)."""
     config = require_provider(ws, provider)
     validate_secret(config.scheme, value)
-    sm = _client(ws, "secretsmanager")
+    sm = env_client(ws, "secretsmanager")
     current = read_secrets(ws, provider, sm)
     kept = [s for s in current if s != value][:1] if keep_previous else []
     sm.put_secret_value(SecretId=secret_id(ws, provider), SecretString=json.dumps({"secrets": [value, *kept]}))
@@ -81,7 +82,7 @@ def set_secret(ws: Workspace, provider: str, value: str, *, keep_previous: bool,
 
 
 def delivery_status(ws: Workspace, webhook_id: str, table_name: str) -> dict:
-    ddb = _client(ws, "dynamodb")
+    ddb = env_client(ws, "dynamodb")
     item = ddb.get_item(TableName=table_name, Key={"webhook_id": {"S": webhook_id}}, ConsistentRead=True).get("Item")
     if not item:
         raise WebhookctlError(f"no delivery {webhook_id} in environment '{ws.env.name}'")

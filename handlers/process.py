@@ -131,6 +131,11 @@ def _payload_fields(record: Record, limit: int) -> dict[str, Any] | None:
         obs.log("ERROR", "get_object failed", webhook_id=record.webhook_id, provider=record.provider,
                 error=aws.error_code(exc))
         return None
+    return payload_fields(data, limit)
+
+
+def payload_fields(data: bytes, limit: int) -> dict[str, Any]:
+    """The archived bytes as the event carries them: parsed JSON, a UTF-8 string, or a claim check."""
     if len(data) > limit:
         return {"payload_in_s3": True}
     try:
@@ -147,7 +152,15 @@ def build_entry(record: Record, processed_at: str, limit: int, bus: str) -> dict
     fields = _payload_fields(record, limit)
     if fields is None:
         return None
-    p = record.pointer
+    return event_entry(record.pointer, processed_at, fields, bus)
+
+
+def event_entry(p: Mapping[str, Any], processed_at: str, fields: Mapping[str, Any], bus: str,
+                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The PutEvents entry for one record (ARCHITECTURE.md's event); a claim check when it would not fit.
+
+    `fields` is `{"payload": ...}` or `{"payload_in_s3": True}`; `extra` adds detail keys (replays).
+    """
     detail = {
         "webhook_id": p["webhook_id"],
         "provider": p["provider"],
@@ -156,6 +169,7 @@ def build_entry(record: Record, processed_at: str, limit: int, bus: str) -> dict
         "received_at": p.get("received_at"),
         "processed_at": processed_at,
         "s3_key": p["s3_key"],
+        **(extra or {}),
     }
     text = json.dumps({**detail, **fields}, separators=(",", ":"), ensure_ascii=False)
     # EventBridge counts Time (14 bytes), Source, DetailType and Detail against the entry limit.

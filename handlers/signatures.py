@@ -224,22 +224,27 @@ def _str_field(obj: Any, *path: str) -> str | None:
 # Each verifier: (body, headers, secrets as bytes, options, url, now, tolerance) -> Verified
 
 
-def _verify_stripe(body, h, secrets, options, url, now, tolerance):
-    header = h.require("stripe-signature")
+def _timestamped_hex(header: str, separator: str, ts_name: str, sig_name: str, label: str) -> tuple[int, list[bytes]]:
+    """Parse `t=<ts>,v1=<hex>,v1=...` (Stripe) or `ts=<ts>;h1=<hex>` (Paddle); unknown items are ignored."""
     ts: int | None = None
-    v1: list[bytes] = []
-    for item in header.split(","):
+    signatures: list[bytes] = []
+    for item in header.split(separator):
         name, sep, value = item.strip().partition("=")
         if not sep:
-            raise MalformedHeader("Stripe-Signature items are name=value")
-        if name == "t":
+            raise MalformedHeader(f"{label} items are name=value")
+        if name == ts_name:
             ts = _int_timestamp(value)
-        elif name == "v1":
+        elif name == sig_name:
             decoded = _hexdecode(value)
             if decoded is not None:
-                v1.append(decoded)
-    if ts is None or not v1:
-        raise MalformedHeader("Stripe-Signature needs t= and at least one v1=")
+                signatures.append(decoded)
+    if ts is None or not signatures:
+        raise MalformedHeader(f"{label} needs {ts_name}= and at least one {sig_name}=")
+    return ts, signatures
+
+
+def _verify_stripe(body, h, secrets, options, url, now, tolerance):
+    ts, v1 = _timestamped_hex(h.require("stripe-signature"), ",", "t", "v1", "Stripe-Signature")
     _check_tolerance(ts, tolerance, now)
     message = str(ts).encode() + b"." + body
     index = _match(v1, secrets, lambda k: [_mac(k, message)])
@@ -442,21 +447,7 @@ def _verify_twilio(body, h, secrets, options, url, now, tolerance):
 
 
 def _verify_paddle(body, h, secrets, options, url, now, tolerance):
-    header = h.require("paddle-signature")
-    ts: int | None = None
-    h1: list[bytes] = []
-    for item in header.split(";"):
-        name, sep, value = item.strip().partition("=")
-        if not sep:
-            raise MalformedHeader("Paddle-Signature items are name=value")
-        if name == "ts":
-            ts = _int_timestamp(value)
-        elif name == "h1":
-            decoded = _hexdecode(value)
-            if decoded is not None:
-                h1.append(decoded)
-    if ts is None or not h1:
-        raise MalformedHeader("Paddle-Signature needs ts= and at least one h1=")
+    ts, h1 = _timestamped_hex(h.require("paddle-signature"), ";", "ts", "h1", "Paddle-Signature")
     _check_tolerance(ts, tolerance, now)
     message = str(ts).encode() + b":" + body
     index = _match(h1, secrets, lambda k: [_mac(k, message)])
