@@ -62,7 +62,7 @@ def stop_dev(proc: subprocess.Popen) -> None:
 
 
 def emulator_pid(port: int) -> int:
-    out = subprocess.run(["pgrep", "-f", f"-p {port}"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(["pgrep", "-f", "--", f"-p {port}"], capture_output=True, text=True).stdout.split()
     return int(out[0])
 
 
@@ -139,6 +139,7 @@ def main() -> None:
     text = (ROOT / "webhookctl.toml").read_text().replace("127.0.0.1:4566", f"127.0.0.1:{emu_port}")
     (project / "webhookctl.toml").write_text(text)
     rows = []
+    proc = None
     try:
         proc, fresh, _ = start_dev(project, port)
         stop_dev(proc)
@@ -165,8 +166,9 @@ def main() -> None:
             table.append((senders, n, n / ingest_done, len(seen & set(ids)) / e2e, pct(latencies, 0.5) * 1000,
                           pct(latencies, 0.99) * 1000, (cpu1[0] - cpu0[0]) / n * 1000, (cpu1[1] - cpu0[1]) / n * 1000,
                           len(seen & set(ids))))
-        stop_dev(proc)
     finally:
+        if proc is not None and proc.poll() is None:
+            stop_dev(proc)
         shutil.rmtree(project, ignore_errors=True)
 
     print("| measurement | result | target | met |")
