@@ -208,9 +208,10 @@ def _tf_error(output: str) -> str:
     """Terraform's own first `Error:` line (kept verbatim), with the lock case made actionable."""
     errors = [m.group(1) for line in output.splitlines() if (m := _ERROR_LINE.match(line))]
     if any("acquiring the state lock" in e for e in errors):
-        lock_id = re.search(r"ID:\s+(\S+)", output)
-        who = re.search(r"Who:\s+(\S+)", output)
-        since = re.search(r"Created:\s+(.+)", output)
+        # The "Lock Info:" block's own lines, not e.g. an AWS "RequestID:" in the same output.
+        lock_id = re.search(r"(?m)^[\s│]*ID:\s+(\S+)", output)
+        who = re.search(r"(?m)^[\s│]*Who:\s+(\S+)", output)
+        since = re.search(r"(?m)^[\s│]*Created:\s+(.+?)\s*$", output)
         return (
             "the state is locked by another run"
             + (f" (lock {lock_id.group(1)}" if lock_id else " (")

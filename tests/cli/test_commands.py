@@ -107,7 +107,8 @@ def test_plan_failure_keeps_terraforms_message(run_cli, fake_tf):
 
 def test_held_lock_is_reported_clearly(run_cli, fake_tf):
     fake_tf.answer("plan", returncode=1, stdout=(
-        "╷\n│ Error: Error acquiring the state lock\n│ \n│ Lock Info:\n│   ID:        8d1c-22\n"
+        "╷\n│ Error: Error acquiring the state lock\n│ \n│ Error message: operation error S3: PutObject, https response\n"
+        "│ error StatusCode: 412, RequestID: 4QFSNV3M, HostID: abc\n│ Lock Info:\n│   ID:        8d1c-22\n"
         "│   Path:      bucket/webhookctl/dev.tfstate\n│   Who:       ci@runner\n"
         "│   Created:   2026-11-29 08:00:00 UTC\n╵"))
     result = run_cli("plan", "--env", "dev")

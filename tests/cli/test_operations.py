@@ -65,11 +65,13 @@ def test_secret_errors(run_cli, container):
     )
 
 
-def test_secret_before_deploy_says_deploy_first(run_cli, local):
+def test_secret_before_deploy_says_deploy_first(run_cli, local, project):
+    path = project / "webhookctl.toml"
+    path.write_text(path.read_text().replace('project = "webhooks"', 'project = "never-deployed"'))
     result = run_cli("secrets", "set", "paddle", input="abc")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
-        "Error: no secret container webhooks-local/providers/paddle in environment 'local': "
+        "Error: no secret container never-deployed-local/providers/paddle in environment 'local': "
         "deploy it first (`webhookctl deploy --env local`)"
     )
 

@@ -42,80 +42,70 @@ def e2e_project(tmp_path_factory, project_root, emulator):
 
 
 @pytest.fixture
-def cli_in(e2e_project, monkeypatch):
-    from click.testing import CliRunner
-
-    from cli.main import cli
-
-    monkeypatch.chdir(e2e_project)
-    monkeypatch.delenv("WEBHOOKCTL_ENV", raising=False)
-    monkeypatch.delenv("WEBHOOKCTL_CONFIG", raising=False)
-
-    def run(*args, input=None):
-        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-    return run
+def project(e2e_project):
+    """conftest's `run_cli` runs in this module's project (its emulator, its staging environment)."""
+    return e2e_project
 
 
 def s3(emulator):
     return boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1")
 
 
-def test_local_deploy_outputs_state_and_destroy(cli_in, e2e_project):
-    result = cli_in("deploy", "--auto-approve")
+def test_local_deploy_outputs_state_and_destroy(run_cli, e2e_project):
+    result = run_cli("deploy", "--auto-approve")
     assert result.exit_code == 0, result.output[-3000:]
     state_file = e2e_project / ".webhookctl" / "state" / "webhooks-local.tfstate"
     assert state_file.exists()
 
-    outputs = json.loads(cli_in("outputs", "--json").stdout)
+    outputs = json.loads(run_cli("outputs", "--json").stdout)
     assert SEED_OUTPUTS | {"dlq_url", "event_bus_name", "emulator_endpoint"} <= set(outputs)
     assert outputs["sqs_queue_url"].endswith(".fifo") and outputs["dlq_url"].endswith(".fifo")
 
-    addresses = json.loads(cli_in("state", "list", "--json").stdout)
+    addresses = json.loads(run_cli("state", "list", "--json").stdout)
     assert len(addresses) > 30
     queue = next(a for a in addresses if a.startswith("aws_sqs_queue.ingest-queue_") and "_dlq_" not in a)
-    shown = json.loads(cli_in("state", "show", queue, "--json").stdout)
+    shown = json.loads(run_cli("state", "show", queue, "--json").stdout)
     assert shown["values"]["fifo_queue"] is True
 
-    again = cli_in("plan", "--detailed-exitcode")
+    again = run_cli("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.output[-3000:]  # no drift after apply
 
-    gone = cli_in("destroy", "--auto-approve")
+    gone = run_cli("destroy", "--auto-approve")
     assert gone.exit_code == 0, gone.output[-3000:]
-    assert json.loads(cli_in("state", "list", "--json").stdout) == []
+    assert json.loads(run_cli("state", "list", "--json").stdout) == []
 
 
-def test_s3_backend_on_the_emulator(cli_in, emulator):
-    first = cli_in("bootstrap", "--env", "staging", "--json")
+def test_s3_backend_on_the_emulator(run_cli, emulator):
+    first = run_cli("bootstrap", "--env", "staging", "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["created"] is True
-    second = cli_in("bootstrap", "--env", "staging", "--json")
+    second = run_cli("bootstrap", "--env", "staging", "--json")
     assert json.loads(second.stdout)["created"] is False  # safe to run twice
     bucket = s3(emulator)
     assert bucket.get_bucket_versioning(Bucket="webhooks-tfstate-staging")["Status"] == "Enabled"
     block = bucket.get_public_access_block(Bucket="webhooks-tfstate-staging")["PublicAccessBlockConfiguration"]
     assert all(block.values())
 
-    deployed = cli_in("deploy", "--env", "staging", "-y")
+    deployed = run_cli("deploy", "--env", "staging", "-y")
     assert deployed.exit_code == 0, deployed.output[-3000:]
     keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="webhooks-tfstate-staging").get("Contents", [])]
     assert keys == ["webhookctl/staging.tfstate"]  # its own state object, and no leftover lock
     state = json.loads(bucket.get_object(Bucket="webhooks-tfstate-staging", Key=keys[0])["Body"].read())
     assert any(r["type"] == "aws_sqs_queue" for r in state["resources"])
 
-    noop = cli_in("deploy", "--env", "staging", "-y")
+    noop = run_cli("deploy", "--env", "staging", "-y")
     assert noop.exit_code == 0
     assert "webhooks-staging is up to date, nothing to apply" in noop.stderr
 
     lock = {"ID": "1b2c3d4e-lock", "Operation": "OperationTypeApply", "Info": "", "Who": "ci@runner",
             "Version": "1.11.4", "Created": "2026-11-29T08:00:00Z", "Path": "webhooks-tfstate-staging/webhookctl/staging.tfstate"}
     bucket.put_object(Bucket="webhooks-tfstate-staging", Key="webhookctl/staging.tfstate.tflock", Body=json.dumps(lock))
-    locked = cli_in("plan", "--env", "staging")
+    locked = run_cli("plan", "--env", "staging")
     assert locked.exit_code == 1
     last = locked.stderr.splitlines()[-1]
     assert last.startswith("Error: terraform plan failed for environment 'staging': the state is locked by another run")
     assert "1b2c3d4e-lock" in last and "ci@runner" in last
     bucket.delete_object(Bucket="webhooks-tfstate-staging", Key="webhookctl/staging.tfstate.tflock")
 
-    gone = cli_in("destroy", "--env", "staging", "-y")
+    gone = run_cli("destroy", "--env", "staging", "-y")
     assert gone.exit_code == 0, gone.output[-3000:]

@@ -1,5 +1,5 @@
 """Terraform fixtures: the CLI config with the local provider mirror, and the `local` stack
-synthesized against the session emulator (its endpoint differs from the committed config)."""
+synthesized against this folder's own emulator (its endpoint differs from the committed config)."""
 from __future__ import annotations
 
 import re
@@ -31,8 +31,17 @@ def tf(tf_env):
 
 
 @pytest.fixture(scope="session")
+def emulator():
+    """An emulator for these tests alone: the stack's secret names must not meet other tests' secrets."""
+    from local_runtime.emulator import Emulator, free_port
+
+    with Emulator(port=free_port()) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
 def emulated_project(emulator, tmp_path_factory) -> Path:
-    """A copy of the project config whose `local` environment targets the session emulator."""
+    """A copy of the project config whose `local` environment targets this folder's emulator."""
     project = tmp_path_factory.mktemp("project")
     text = (ROOT / "webhookctl.toml").read_text()
     text, count = re.subn(r'(?m)^emulator_endpoint = "[^"]*"', f'emulator_endpoint = "{emulator.endpoint}"', text)
