@@ -116,7 +116,6 @@ def _timed_terraform(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[f
 
 
 def apply_rows() -> list[tuple[str, str]]:
-    import main
     from cli.terraform import terraform_env, write_cli_config
     from local_runtime.emulator import Emulator, free_port
 

@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets as random_secrets
@@ -192,8 +193,6 @@ def _ensure_dev_secrets(session: DevSession) -> None:
         if read_secrets(session.ws, name, sm):
             continue
         raw = random_secrets.token_bytes(24)
-        import base64
-
         value = "whsec_" + base64.b64encode(raw).decode() if provider.scheme == "standard" else raw.hex()
         sm.put_secret_value(SecretId=secret_id(session.ws, name), SecretString=json.dumps({"secrets": [value]}))
         generated.append(name)
