@@ -159,8 +159,8 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     ws = session.ws
     endpoint, region = ws.env.emulator_endpoint, ws.env.region
     outputs = known_outputs(ws, session.log)
-    ingest_cfg = get_function_config(endpoint, outputs["ingestion_function_name"], region)
-    process_cfg = get_function_config(endpoint, outputs["processing_function_name"], region)
+    ingest_cfg = get_function_config(endpoint, outputs.ingest_function_name, region)
+    process_cfg = get_function_config(endpoint, outputs.process_function_name, region)
     env = merge_environments(function_environment(endpoint, ingest_cfg, region),
                              function_environment(endpoint, process_cfg, region))
     session.env_patch = applied_environment(env)
@@ -173,13 +173,13 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
         binary_media_types=("*/*",),
     ).start()
     session.poller = SqsPoller(
-        outputs["sqs_queue_url"], process, endpoint_url=endpoint, region=region,
+        outputs.queue_url, process, endpoint_url=endpoint, region=region,
         batch_size=ws.config.limits.batch_size, visibility_timeout=visibility_timeout,
         function_name=process_cfg.name, context_factory=process_cfg.context,
     ).start()
     base = f"{session.server.url}/{ws.env.name}"
     session.runtime_file.write_text(json.dumps({"url": base, "pid": os.getpid(), "emulator": endpoint,
-                                                "queue_url": outputs["sqs_queue_url"]}))
+                                                "queue_url": outputs.queue_url}))
 
 
 def _ensure_dev_secrets(session: DevSession) -> None:
@@ -214,7 +214,7 @@ def _self_test(session: DevSession) -> None:
     if result["status"] != 202 or not webhook_id:
         session.log(f"dev: self-test FAILED: {provider} answered {result['status']} {result['response']}")
         return
-    table = known_outputs(session.ws)["dynamodb_table_name"]
+    table = known_outputs(session.ws).table_name
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if delivery_status(session.ws, webhook_id, table).get("status") == "processed":

@@ -26,7 +26,7 @@ def _queues(ws: Workspace, log: Log) -> tuple[object, str, str, str]:
 
     outputs = known_outputs(ws, log)
     sqs = env_client(ws, "sqs")
-    return sqs, outputs["sqs_queue_url"], outputs["dlq_url"], outputs["dynamodb_table_name"]
+    return sqs, outputs.queue_url, outputs.dlq_url, outputs.table_name
 
 
 def _receive_all(sqs, dlq_url: str, limit: int) -> list[dict]:

@@ -288,7 +288,7 @@ def status(webhook_id, env_name, config_path, as_json):
     from .stack_ops import known_outputs
 
     ws = _workspace(config_path, env_name)
-    record = delivery_status(ws, webhook_id, known_outputs(ws, _progress)["dynamodb_table_name"])
+    record = delivery_status(ws, webhook_id, known_outputs(ws, _progress).table_name)
     if as_json:
         _emit_json(record)
         return

@@ -11,8 +11,10 @@ Log = Callable[[str], None]
 
 
 def secret_id(ws: Workspace, provider: str) -> str:
-    """The Secrets Manager secret the stack created for this provider (docs/design.md)."""
-    return f"{ws.stack}/providers/{provider}"
+    """The Secrets Manager secret the stack created for this provider."""
+    from handlers.contract import secret_name
+
+    return secret_name(ws.stack, provider)
 
 
 def require_provider(ws: Workspace, provider: str):

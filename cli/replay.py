@@ -68,7 +68,7 @@ def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, unti
         raise WebhookctlError(f"--since {window[0]} is after --until {window[1]}")
     outputs = known_outputs(ws, log)
     ddb = env_client(ws, "dynamodb")
-    records = find_records(ddb, outputs["dynamodb_table_name"], providers or sorted(ws.config.providers),
+    records = find_records(ddb, outputs.table_name, providers or sorted(ws.config.providers),
                            window[0], window[1], status, limit)
     summary = {"since": window[0], "until": window[1], "matched": len(records), "published": 0, "failed": [],
                "webhook_ids": [r["webhook_id"] for r in records], "dry_run": dry_run}
@@ -83,10 +83,10 @@ def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, unti
         size = int(record.get("size", limit_bytes + 1))
         fields = {"payload_in_s3": True}
         if size <= limit_bytes:
-            data = s3.get_object(Bucket=outputs["s3_bucket_name"], Key=record["s3_key"])["Body"].read()
+            data = s3.get_object(Bucket=outputs.bucket_name, Key=record["s3_key"])["Body"].read()
             fields = payload_fields(data, limit_bytes)
         entries.append((record["webhook_id"], event_entry(
-            record, record.get("processed_at") or replayed_at, fields, outputs["event_bus_name"],
+            record, record.get("processed_at") or replayed_at, fields, outputs.event_bus_name,
             extra={"replayed": True, "replayed_at": replayed_at})))
     for start in range(0, len(entries), PUT_EVENTS_CHUNK):
         chunk = entries[start:start + PUT_EVENTS_CHUNK]

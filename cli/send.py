@@ -62,7 +62,7 @@ def base_url(ws: Workspace, override: str | None) -> str:
             ) from None
     from .stack_ops import known_outputs
 
-    return known_outputs(ws)["api_endpoint"].rstrip("/")
+    return known_outputs(ws).api_url.rstrip("/")
 
 
 def send(ws: Workspace, provider: str, *, file: Path | None, url: str | None, secret: str | None,

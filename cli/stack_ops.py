@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from handlers.contract import StackOutputs
+
 from . import terraform
 from .errors import TerraformFailed, WebhookctlError
 from .synth import synth
@@ -158,12 +160,19 @@ def _save_outputs(ws: Workspace, values: dict) -> None:
     _outputs_cache(ws).write_text(json.dumps(values, indent=2, sort_keys=True))
 
 
-def known_outputs(ws: Workspace, log: Log = _stderr) -> dict:
+def known_outputs(ws: Workspace, log: Log = _stderr) -> StackOutputs:
     """Outputs as of the last deploy (no Terraform run); falls back to `terraform output`."""
     try:
-        return json.loads(_outputs_cache(ws).read_text())
+        values = json.loads(_outputs_cache(ws).read_text())
     except (OSError, ValueError):
-        return outputs(ws, log)
+        values = outputs(ws, log)
+    try:
+        return StackOutputs.from_dict(values)
+    except KeyError as exc:
+        raise WebhookctlError(
+            f"environment '{ws.env.name}' was deployed by another version ({exc.args[0]}): "
+            f"run `webhookctl deploy --env {ws.env.name}`"
+        ) from None
 
 
 def state_list(ws: Workspace, log: Log = _stderr) -> list[str]:

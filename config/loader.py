@@ -10,6 +10,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from handlers.contract import EVENT_SOURCE
+
 from .schema import (
     BACKEND_TYPES,
     COMMON_PROVIDER_KEYS,
@@ -213,7 +215,7 @@ def _routes(p: _Problems, raw: Any) -> list[Route]:
             p.add(f"{where}.target", "must be logs, sqs, or the ARN of an SQS queue or log group")
             continue
         # Published events all come from one source; a route matches only ours.
-        pattern = {"source": ["webhook.processor"], **pattern}
+        pattern = {"source": [EVENT_SOURCE], **pattern}
         routes.append(Route(name=name, pattern=pattern, target=target))
     return routes
 

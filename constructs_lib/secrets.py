@@ -12,14 +12,12 @@ from . import bindings  # noqa: F401  (first: lazy provider imports)
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
+from handlers.contract import secret_name
+
 from .defaults import checkov_skip, raise_if
 from .iam import Grantee, statement
 
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-
-
-def secret_name(stack: str, provider: str) -> str:
-    return f"{stack}/providers/{provider}"
 
 
 class ProviderSecrets(Construct):

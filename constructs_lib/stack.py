@@ -13,6 +13,8 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from config import Config, Environment
+from handlers.contract import EMULATOR_CREDENTIALS as CONTRACT_EMULATOR_CREDENTIALS
+from handlers.contract import INGEST_SETTINGS, PROCESS_SETTINGS, SERVICE_NAME, Settings, StackOutputs
 
 from .api import Api, ApiProps
 from .bucket import Bucket, BucketProps
@@ -28,15 +30,16 @@ from .table import Table, TableProps
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 INGEST_HANDLER = "handlers.ingest.handler"
 PROCESS_HANDLER = "handlers.process.handler"
-SERVICE_NAME = "webhookctl"
-SECRET_REFRESH_SECONDS = 5
 
 # Every service the stack talks to: on the emulator each one points at it.
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "cloudwatchlogs", "dynamodb", "eventbridge", "iam",
     "lambda_", "s3", "secretsmanager", "sqs", "sts",
 )
-EMULATOR_CREDENTIALS = {"access_key": "testing", "secret_key": "testing"}
+EMULATOR_CREDENTIALS = {
+    "access_key": CONTRACT_EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "secret_key": CONTRACT_EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 EMULATOR_SKIPS = {"skip_credentials_validation": True, "skip_requesting_account_id": True}
 
 
@@ -97,26 +100,33 @@ class WebhookStack(TerraformStack):
         )
 
         code = handlers_code(self, "handlers", build_package(handlers_dir, outdir / ".build"))
-        common = {
-            "WEBHOOKCTL_ENV": env.name,
-            "TABLE_NAME": self.table.name,
-            "BUCKET_NAME": self.bucket.name,
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "METRICS_NAMESPACE": f"Webhookctl/{name}",
-        }
         providers_json = json.dumps(
             {p: provider.runtime_config(self.secrets.names[p]) for p, provider in config.providers.items()},
             sort_keys=True, separators=(",", ":"),
         )
+        self.settings = settings = Settings(
+            environment=env.name,
+            table_name=self.table.name,
+            bucket_name=self.bucket.name,
+            service_name=SERVICE_NAME,
+            metrics_namespace=f"Webhookctl/{name}",
+            queue_url=self.queue.url,
+            providers=providers_json,
+            max_body_bytes=limits.max_body_bytes,
+            record_ttl_days=limits.record_ttl_days,
+            event_bus_name=self.bus.name,
+            inline_payload_limit=limits.inline_payload_limit,
+            max_receive_count=limits.max_receive_count,
+        )
 
-        def function(fid: str, handler: str, extra_env: dict[str, str]) -> Function:
+        def function(fid: str, handler: str, environment: dict[str, str]) -> Function:
             return Function(
                 self, fid,
                 props=FunctionProps(
                     name=f"{name}-{fid}",
                     handler=handler,
                     code=code,
-                    environment={**common, **extra_env},
+                    environment=environment,
                     memory_size=limits.function_memory_mb,
                     timeout=limits.function_timeout_seconds,
                     runtime=limits.function_runtime,
@@ -125,18 +135,8 @@ class WebhookStack(TerraformStack):
                 aws=aws,
             )
 
-        self.ingest = function("ingest", INGEST_HANDLER, {
-            "QUEUE_URL": self.queue.url,
-            "PROVIDERS": providers_json,
-            "MAX_BODY_BYTES": str(limits.max_body_bytes),
-            "RECORD_TTL_DAYS": str(limits.record_ttl_days),
-            "SECRET_REFRESH_SECONDS": str(SECRET_REFRESH_SECONDS),
-        })
-        self.process = function("process", PROCESS_HANDLER, {
-            "EVENT_BUS_NAME": self.bus.name,
-            "INLINE_PAYLOAD_LIMIT": str(limits.inline_payload_limit),
-            "MAX_RECEIVE_COUNT": str(limits.max_receive_count),
-        })
+        self.ingest = function("ingest", INGEST_HANDLER, settings.to_env(INGEST_SETTINGS))
+        self.process = function("process", PROCESS_HANDLER, settings.to_env(PROCESS_SETTINGS))
 
         self.bucket.grant_put(self.ingest)
         self.table.grant(self.ingest, "PutItem", "UpdateItem", "GetItem")
@@ -217,18 +217,17 @@ class WebhookStack(TerraformStack):
         self.add_override("terraform.backend.s3.use_lockfile", backend.use_lockfile)
 
     def _outputs(self, env: Environment) -> None:
-        outputs = {
-            "api_endpoint": self.api.url,
-            "dynamodb_table_name": self.table.table.name,
-            "s3_bucket_name": self.bucket.bucket.bucket,
-            "sqs_queue_url": self.queue.queue.url,
-            "eventbridge_bus_arn": self.bus.bus.arn,
-            "ingestion_function_name": self.ingest.function.function_name,
-            "processing_function_name": self.process.function.function_name,
-            "dlq_url": self.queue.dead_letter_queue.url,
-            "event_bus_name": self.bus.bus.name,
-        }
-        if env.is_emulated:
-            outputs["emulator_endpoint"] = env.emulator_endpoint
-        for key, value in outputs.items():
+        outputs = StackOutputs(
+            api_url=self.api.url,
+            table_name=self.table.table.name,
+            bucket_name=self.bucket.bucket.bucket,
+            queue_url=self.queue.queue.url,
+            dlq_url=self.queue.dead_letter_queue.url,
+            event_bus_name=self.bus.bus.name,
+            event_bus_arn=self.bus.bus.arn,
+            ingest_function_name=self.ingest.function.function_name,
+            process_function_name=self.process.function.function_name,
+            emulator_url=env.emulator_endpoint if env.is_emulated else None,
+        )
+        for key, value in outputs.to_dict().items():
             TerraformOutput(self, key, value=value)

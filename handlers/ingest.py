@@ -25,7 +25,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
 import time
 from datetime import datetime, timezone
@@ -36,6 +35,7 @@ from . import aws
 from . import observability as obs
 from . import secrets as secret_store
 from . import signatures as sig
+from .contract import Pointer, Settings, archive_key, iso_timestamp
 
 _JSON = {"Content-Type": "application/json"}
 _UNKNOWN = "_unknown"  # metric dimension for names that are not providers (no cardinality blow-up)
@@ -60,20 +60,13 @@ class StorageFailed(Exception):
 _providers_cache: tuple[str, dict[str, dict[str, Any]]] | None = None
 
 
-def providers() -> dict[str, dict[str, Any]]:
-    """PROVIDERS (JSON, see config.Provider.runtime_config), parsed once per value."""
+def providers(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
+    """The provider table (JSON, see config.Provider.runtime_config), parsed once per value."""
     global _providers_cache
-    raw = os.environ.get("PROVIDERS", "{}")
+    raw = (settings or Settings.from_env()).providers
     if _providers_cache is None or _providers_cache[0] != raw:
         _providers_cache = (raw, json.loads(raw))
     return _providers_cache[1]
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 # --------------------------------------------------------------------------- request adaptation
@@ -181,7 +174,7 @@ def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> 
     except secret_store.SecretUnavailable as exc:
         raise StorageFailed("secrets", str(exc)) from None
     url = public_urls(request.event, request.headers, provider.get("public_url"))
-    options = {**provider, "tolerance_seconds": provider.get("tolerance_seconds") or 300}
+    options = {**provider, "tolerance_seconds": provider.get("tolerance_seconds") or sig.DEFAULT_TOLERANCE_SECONDS}
     try:
         return sig.verify(provider["scheme"], request.body, request.headers, current, options, url=url)
     except sig.InvalidSignature:
@@ -238,10 +231,6 @@ def _metadata(headers: Mapping[str, str], signed: Mapping[str, str]) -> dict[str
     return out
 
 
-def _iso(now: datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
 def _s(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
     return value.get("S") if isinstance(value, dict) else None
@@ -251,11 +240,12 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
     """Steps 3-6. Returns (status, body, outcome); raises StorageFailed."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    settings = Settings.from_env()
     wid = sig.webhook_id(name, verified.delivery_id)
     now = datetime.now(timezone.utc)
-    received_at = _iso(now)
-    s3_key = f"{name}/{now:%Y/%m/%d}/{wid}"
-    table = os.environ["TABLE_NAME"]
+    received_at = iso_timestamp(now)
+    s3_key = archive_key(name, now, wid)
+    table = settings.table_name
     ddb = aws.client("dynamodb")
     item = {
         "webhook_id": {"S": wid},
@@ -266,7 +256,7 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
         "s3_key": {"S": s3_key},
         "size": {"N": str(len(request.body))},
         "attempts": {"N": "0"},
-        "expires_at": {"N": str(int(time.time()) + _int_env("RECORD_TTL_DAYS", 90) * 86400)},
+        "expires_at": {"N": str(int(time.time()) + settings.record_ttl_days * 86400)},
     }
     if verified.event_type:
         item["event_type"] = {"S": verified.event_type}
@@ -293,7 +283,7 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
 
     try:
         aws.client("s3").put_object(
-            Bucket=os.environ["BUCKET_NAME"],
+            Bucket=settings.bucket_name,
             Key=s3_key,
             Body=request.body,
             ContentType=request.headers.get("content-type") or "application/octet-stream",
@@ -302,19 +292,14 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
     except (ClientError, BotoCoreError) as exc:
         raise StorageFailed("put_object", aws.error_code(exc)) from None
 
-    pointer = {
-        "webhook_id": wid,
-        "provider": name,
-        "delivery_id": verified.delivery_id,
-        "event_type": verified.event_type,
-        "received_at": received_at,
-        "s3_key": s3_key,
-        "size": len(request.body),
-    }
+    pointer = Pointer(
+        webhook_id=wid, provider=name, s3_key=s3_key, delivery_id=verified.delivery_id,
+        event_type=verified.event_type, received_at=received_at, size=len(request.body),
+    )
     try:
         aws.client("sqs").send_message(
-            QueueUrl=os.environ["QUEUE_URL"],
-            MessageBody=json.dumps(pointer, separators=(",", ":")),
+            QueueUrl=settings.queue_url,
+            MessageBody=pointer.to_json(),
             MessageGroupId=message_group_id(
                 name, provider.get("ordering_key") or "provider", wid, verified.event_type, request.body
             ),
@@ -357,7 +342,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         name, provider = resolve_provider(request)
         metric_provider = fields["provider"] = name
         metrics.add("received", name)
-        if len(request.body) > _int_env("MAX_BODY_BYTES", 1_048_576):
+        if len(request.body) > Settings.from_env().max_body_bytes:
             raise Reject(413, "body_too_large", "request body is over the limit")
         try:
             verified = verify_request(name, provider, request)

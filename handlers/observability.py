@@ -11,17 +11,18 @@ CloudWatch Logs turns into metrics in `METRICS_NAMESPACE`, dimension
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import defaultdict
 from typing import Any
 
+from .contract import Settings
+
 _FORBIDDEN = frozenset({"body", "payload", "headers", "signature", "secret", "secrets", "detail"})
 
 
 def _service() -> str:
-    return os.environ.get("POWERTOOLS_SERVICE_NAME", "webhookctl")
+    return Settings.from_env().service_name
 
 
 def log(level: str, message: str, **fields: Any) -> None:
@@ -65,7 +66,7 @@ class Metrics:
     def flush(self) -> None:
         if not self._counts:
             return
-        namespace = os.environ.get("METRICS_NAMESPACE", "Webhookctl")
+        namespace = Settings.from_env().metrics_namespace
         timestamp = int(time.time() * 1000)
         grouped: dict[tuple[str, str | None], dict[str, float]] = defaultdict(dict)
         for (name, provider, reason), value in self._counts.items():

@@ -26,30 +26,21 @@ Per batch:
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from . import aws
 from . import observability as obs
+from .contract import AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, Pointer, Settings, iso_timestamp
 
-SOURCE = "webhook.processor"
-DETAIL_TYPE = "Webhook Processed"
-MAX_ENTRY_BYTES = 256 * 1024
-PUT_EVENTS_CHUNK = 10
-_POINTER_FIELDS = ("webhook_id", "provider", "s3_key")
-
-
-def _int_env(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+SOURCE = EVENT_SOURCE
+DETAIL_TYPE = EVENT_DETAIL_TYPE
+MAX_ENTRY_BYTES = AWS_LIMITS.put_events_entry_bytes
+PUT_EVENTS_CHUNK = AWS_LIMITS.put_events_max_entries
 
 
 def _now_iso() -> str:
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_timestamp(datetime.now(timezone.utc))
 
 
 class Record:
@@ -63,12 +54,8 @@ class Record:
             self.receive_count = int(attributes.get("ApproximateReceiveCount") or 1)
         except ValueError:
             self.receive_count = 1
-        try:
-            pointer = json.loads(raw.get("body") or "")
-        except ValueError:
-            pointer = None
-        if not isinstance(pointer, dict) or not all(isinstance(pointer.get(k), str) for k in _POINTER_FIELDS):
-            pointer = None
+        parsed = Pointer.from_json(raw.get("body"))
+        pointer = parsed.as_dict() if parsed else None
         self.pointer: dict[str, Any] | None = pointer
         self.ok: bool | None = None  # None: not decided yet
         self.published = False
@@ -92,7 +79,7 @@ def processed_ids(ids: list[str]) -> set[str] | None:
 
     if not ids:
         return set()
-    table = os.environ["TABLE_NAME"]
+    table = Settings.from_env().table_name
     request = {
         table: {
             "Keys": [{"webhook_id": {"S": i}} for i in ids],
@@ -125,7 +112,7 @@ def _payload_fields(record: Record, limit: int) -> dict[str, Any] | None:
     if not isinstance(size, int) or size > limit:
         return {"payload_in_s3": True}
     try:
-        obj = aws.client("s3").get_object(Bucket=os.environ["BUCKET_NAME"], Key=record.pointer["s3_key"])
+        obj = aws.client("s3").get_object(Bucket=Settings.from_env().bucket_name, Key=record.pointer["s3_key"])
         data = obj["Body"].read()
     except (ClientError, BotoCoreError) as exc:
         obs.log("ERROR", "get_object failed", webhook_id=record.webhook_id, provider=record.provider,
@@ -206,7 +193,7 @@ def _update(record: Record, status: str, processed_at: str | None) -> None:
         expression += ", processed_at = :at"
         values[":at"] = {"S": processed_at}
     aws.client("dynamodb").update_item(
-        TableName=os.environ["TABLE_NAME"],
+        TableName=Settings.from_env().table_name,
         Key={"webhook_id": {"S": record.webhook_id}},
         UpdateExpression=expression,
         ConditionExpression="#s <> :processed",
@@ -239,9 +226,10 @@ def process_batch(raw_records: list[Mapping[str, Any]], metrics: obs.Metrics) ->
     """Returns the messageIds to report as failed (in batch order)."""
     records = [Record(r) for r in raw_records]
     position = {id(r): i for i, r in enumerate(records)}
-    limit = _int_env("INLINE_PAYLOAD_LIMIT", 262_144)
-    max_receive = _int_env("MAX_RECEIVE_COUNT", 3)
-    bus = os.environ.get("EVENT_BUS_NAME", "default")
+    settings = Settings.from_env()
+    limit = settings.inline_payload_limit
+    max_receive = settings.max_receive_count
+    bus = settings.event_bus_name
     group_failed_at: dict[str, int] = {}  # group -> position of its first failed record
     first_of: dict[str, Record] = {}  # webhook_id -> its first record in this batch
     copy_of: dict[int, Record] = {}  # id(later duplicate) -> first record

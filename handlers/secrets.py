@@ -11,11 +11,11 @@ forged requests costs at most one Secrets Manager call per provider per window.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 
 from . import aws
+from .contract import Settings
 
 # secret_id -> (secrets, monotonic time read)
 _cache: dict[str, tuple[tuple[str, ...], float]] = {}
@@ -55,11 +55,11 @@ def parse(secret_string: str) -> tuple[str, ...]:
 
 
 def _ttl() -> float:
-    return float(os.environ.get("SECRET_CACHE_TTL_SECONDS", "300"))
+    return Settings.from_env().secret_cache_ttl_seconds
 
 
 def _refresh_interval() -> float:
-    return float(os.environ.get("SECRET_REFRESH_SECONDS", "5"))
+    return Settings.from_env().secret_refresh_seconds
 
 
 def get(secret_id: str) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
-DEFAULT_TOLERANCE_SECONDS = 300
+from .contract import DEFAULT_TOLERANCE_SECONDS, webhook_id  # noqa: F401  (re-exported)
 
 # Headers (lower case) each scheme needs to re-verify a stored payload; ingest
 # copies them into the S3 object's metadata. Never logged.
@@ -118,11 +118,6 @@ class Verified:
     signed_headers: Mapping[str, str] = field(default_factory=dict)
     # Index of the secret that matched (0 = newest); useful for rotation metrics.
     secret_index: int = 0
-
-
-def webhook_id(provider: str, delivery_id: str) -> str:
-    """The deterministic id of a delivery: design.md's formula."""
-    return hashlib.sha256(f"{provider}\n{delivery_id}".encode("utf-8")).hexdigest()[:32]
 
 
 def body_delivery_id(body: bytes) -> str:

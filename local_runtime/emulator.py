@@ -17,13 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Credentials moto accepts; never real ones.
-EMULATOR_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-EMULATOR_ACCOUNT_ID = "123456789012"
+from handlers.contract import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS  # noqa: F401  (re-exported)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -6,6 +6,8 @@ import json
 import boto3
 import pytest
 
+from handlers.contract import StackOutputs
+
 pytestmark = pytest.mark.emulator
 
 
@@ -85,7 +87,11 @@ def test_status_prints_the_record(run_cli, local, project):
     ddb.put_item(TableName=table, Item={"webhook_id": {"S": "abc123"}, "status": {"S": "processed"},
                                         "attempts": {"N": "1"}, "provider": {"S": "github"}})
     (project / ".webhookctl").mkdir(exist_ok=True)
-    (project / ".webhookctl" / "outputs-local.json").write_text(json.dumps({"dynamodb_table_name": table}))
+    outputs = StackOutputs(api_url="http://unused", table_name=table, bucket_name="b", queue_url="q", dlq_url="d",
+                           event_bus_name="bus", event_bus_arn="arn", ingest_function_name="i",
+                           process_function_name="p")
+    # The outputs file as deploy writes it: the original design's names (aliases) included.
+    (project / ".webhookctl" / "outputs-local.json").write_text(json.dumps(outputs.to_dict()))
     result = run_cli("status", "abc123", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"attempts": 1, "provider": "github", "status": "processed", "webhook_id": "abc123"}

@@ -5,12 +5,16 @@ import json
 from pathlib import Path
 
 from constructs_lib.stack import EMULATED_SERVICES, state_path
+from handlers.contract import StackOutputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The original design's names (kept as aliases) and the canonical <thing>_name / _arn / _url ones.
 OUTPUTS = {
     "api_endpoint", "dynamodb_table_name", "s3_bucket_name", "sqs_queue_url", "eventbridge_bus_arn",
     "ingestion_function_name", "processing_function_name", "dlq_url", "event_bus_name",
+    "api_url", "table_name", "bucket_name", "queue_url", "event_bus_arn", "ingest_function_name",
+    "process_function_name",
 }
 
 
@@ -53,9 +57,12 @@ def test_state_path_is_relative_to_the_stack_folder():
 
 
 def test_outputs(local, prod):
-    assert set(local.doc["output"]) == OUTPUTS | {"emulator_endpoint"}
+    assert set(local.doc["output"]) == OUTPUTS | {"emulator_endpoint", "emulator_url"}
     assert set(prod.doc["output"]) == OUTPUTS
     assert local.doc["output"]["emulator_endpoint"]["value"] == "http://127.0.0.1:4566"
+    for alias, name in StackOutputs.ALIASES.items():  # an alias is the same value under its old name
+        if name in local.doc["output"]:
+            assert local.doc["output"][alias]["value"] == local.doc["output"][name]["value"]
 
 
 def test_names_are_prefixed_with_the_stack(local):

@@ -1,0 +1,307 @@
+"""The contract between the parts: one home for each fact they share.
+
+The stack writes what the handlers read, the CLI and the local runtime read
+what the stack wrote, and all of them name the same events, secrets, records
+and AWS limits. Each of those facts lives here once, as code:
+
+- `Settings`: the functions' environment variables (names, defaults, types);
+  the stack calls `to_env()`, the handlers `Settings.from_env()`.
+- `Pointer`: the SQS message that points at an archived delivery.
+- `StackOutputs`: the stack's outputs, one naming scheme, with the original
+  design's names kept as aliases.
+- the published event's source and detail-type, secret names, the records'
+  timestamp format, the archive key, the emulator's credentials;
+- `AwsLimits`: the AWS limits this pipeline must stay inside, each with its
+  source.
+
+Standard library only: this module ships in the Lambda zip.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+SERVICE_NAME = "webhookctl"
+
+# The published event (docs/design.md): consumers route on detail.provider / detail.event_type.
+EVENT_SOURCE = "webhook.processor"
+EVENT_DETAIL_TYPE = "Webhook Processed"
+
+# Where a scheme signs a timestamp, how far it may be from now, both ways.
+DEFAULT_TOLERANCE_SECONDS = 300
+
+# API Gateway hands the function a body as base64 when its Content-Type matches
+# one of the API's binaryMediaTypes, and as (possibly mangled) text otherwise.
+# "*/*" keeps every body's exact bytes, which signatures are computed over.
+BINARY_MEDIA_TYPES: tuple[str, ...] = ("*/*",)
+
+# The emulator (moto) accepts any credentials; these never reach real AWS.
+EMULATOR_ACCOUNT_ID = "123456789012"
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def secret_name(stack: str, provider: str) -> str:
+    """The Secrets Manager secret holding a provider's signing secrets."""
+    return f"{stack}/providers/{provider}"
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """Records' timestamps: ISO-8601 UTC with milliseconds and `Z` (sortable as strings)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def archive_key(provider: str, moment: datetime, webhook_id: str) -> str:
+    """The S3 key of a delivery's raw bytes (UTC date of first receipt)."""
+    return f"{provider}/{moment:%Y/%m/%d}/{webhook_id}"
+
+
+def webhook_id(provider: str, delivery_id: str) -> str:
+    """The deterministic id of a delivery: the same provider delivery id, the same webhook_id."""
+    return hashlib.sha256(f"{provider}\n{delivery_id}".encode("utf-8")).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- AWS limits
+
+
+@dataclass(frozen=True)
+class AwsLimits:
+    """The AWS limits the pipeline must stay inside (bytes unless named otherwise).
+
+    moto enforces none of these; the stack checks the static ones at synth, the
+    handlers size their requests by them, and the local runtime enforces them
+    where it stands in for AWS, so a local test fails the way AWS would.
+    """
+
+    # EventBridge PutEvents: entry size = Time (14 bytes if set) + Source + DetailType
+    # + Detail + Resources, UTF-8; "the total entry size must be less than 256KB".
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    # AWS raised this to 1 MB in 2026, not yet in every region and account: configurable.
+    put_events_request_bytes: int = 256 * 1024
+    put_events_entry_bytes: int = 256 * 1024
+    # "Each PutEvents request can support a limited number of entries" (10):
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+    put_events_max_entries: int = 10
+    # SQS: a message up to the queue's MaximumMessageSize; provider 5.100.0 allows at most
+    # 262,144. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+    sqs_message_bytes: int = 262_144
+    # API Gateway REST: 10 MB payload, 29 s integration timeout (Regional APIs may raise it).
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html
+    api_gateway_payload_bytes: int = 10 * 1024 * 1024
+    api_gateway_integration_timeout_seconds: int = 29
+    # Lambda: 6 MB synchronous response; 4 KB for all environment variables together.
+    # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    lambda_response_bytes: int = 6 * 1024 * 1024
+    lambda_environment_bytes: int = 4 * 1024
+    # S3: "user-defined metadata is limited to 2 KB" (keys + values, UTF-8) per PUT.
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html
+    s3_user_metadata_bytes: int = 2 * 1024
+    # DynamoDB: 400 KB per item, attribute names included.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html
+    dynamodb_item_bytes: int = 400 * 1024
+
+
+AWS_LIMITS = AwsLimits()
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _env(name: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": name, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The functions' configuration, as environment variables.
+
+    The stack builds one and writes `to_env(INGEST_SETTINGS)` /
+    `to_env(PROCESS_SETTINGS)` into each function; the handlers read
+    `Settings.from_env()`. A value that does not parse falls back to its
+    default, so a typo never crashes a handler.
+    """
+
+    environment: str = _env("WEBHOOKCTL_ENV", "local", "environment name")
+    table_name: str = _env("TABLE_NAME", "", "DynamoDB table of delivery records")
+    bucket_name: str = _env("BUCKET_NAME", "", "S3 archive of raw payloads")
+    service_name: str = _env("POWERTOOLS_SERVICE_NAME", SERVICE_NAME, "service name in logs and metrics")
+    metrics_namespace: str = _env("METRICS_NAMESPACE", "Webhookctl", "CloudWatch EMF namespace")
+    # ingest
+    queue_url: str = _env("QUEUE_URL", "", "the FIFO ingest queue")
+    providers: str = _env("PROVIDERS", "{}", "JSON provider table (config.Provider.runtime_config)")
+    max_body_bytes: int = _env("MAX_BODY_BYTES", 1_048_576, "larger bodies get 413")
+    record_ttl_days: int = _env("RECORD_TTL_DAYS", 90, "days until a record's TTL")
+    secret_refresh_seconds: float = _env(
+        "SECRET_REFRESH_SECONDS", 5.0, "minimum seconds between failure-driven secret re-reads per provider")
+    secret_cache_ttl_seconds: float = _env(
+        "SECRET_CACHE_TTL_SECONDS", 300.0, "a warm function re-reads secrets at least this often")
+    # process
+    event_bus_name: str = _env("EVENT_BUS_NAME", "default", "the custom bus events are published on")
+    inline_payload_limit: int = _env(
+        "INLINE_PAYLOAD_LIMIT", 262_144, "bytes; larger payloads are published as a claim check")
+    max_receive_count: int = _env(
+        "MAX_RECEIVE_COUNT", 3, "the queue's maxReceiveCount: on that receive a failure marks the record failed")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _parse(f.type, raw)
+            except ValueError:
+                pass  # keep the default
+        return cls(**values)
+
+    def to_env(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """`{VARIABLE: value}` for the named fields (all of them by default)."""
+        wanted = set(names) if names is not None else None
+        return {
+            f.metadata["env"]: _format(getattr(self, f.name))
+            for f in fields(self)
+            if wanted is None or f.name in wanted
+        }
+
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of a field."""
+        return {f.name: f.metadata["env"] for f in fields(cls)}[name]
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+COMMON_SETTINGS = ("environment", "table_name", "bucket_name", "service_name", "metrics_namespace")
+INGEST_SETTINGS = COMMON_SETTINGS + (
+    "queue_url", "providers", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
+)
+PROCESS_SETTINGS = COMMON_SETTINGS + ("event_bus_name", "inline_payload_limit", "max_receive_count")
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return raw
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- the queue message
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """The SQS message body: a pointer to the record and archive, never the only copy."""
+
+    webhook_id: str
+    provider: str
+    s3_key: str
+    delivery_id: str | None = None
+    event_type: str | None = None
+    received_at: str | None = None
+    size: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "Pointer | None":
+        """The pointer in a message body, or None when it is not one."""
+        try:
+            doc = json.loads(text or "")
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(doc, dict):
+            return None
+        if not all(isinstance(doc.get(k), str) and doc.get(k) for k in ("webhook_id", "provider", "s3_key")):
+            return None
+        size = doc.get("size")
+        return cls(
+            webhook_id=doc["webhook_id"],
+            provider=doc["provider"],
+            s3_key=doc["s3_key"],
+            delivery_id=_optional_str(doc.get("delivery_id")),
+            event_type=_optional_str(doc.get("event_type")),
+            received_at=_optional_str(doc.get("received_at")),
+            size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# --------------------------------------------------------------------------- stack outputs
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The stack's outputs. Names follow `<thing>_name` / `_arn` / `_url`.
+
+    `ALIASES` keeps the original design's names (and `emulator_endpoint`)
+    working: the stack emits both, and `from_dict` accepts either.
+    """
+
+    api_url: str
+    table_name: str
+    bucket_name: str
+    queue_url: str
+    dlq_url: str
+    event_bus_name: str
+    event_bus_arn: str
+    ingest_function_name: str
+    process_function_name: str
+    emulator_url: str | None = None
+
+    ALIASES = {
+        "api_endpoint": "api_url",
+        "dynamodb_table_name": "table_name",
+        "s3_bucket_name": "bucket_name",
+        "sqs_queue_url": "queue_url",
+        "eventbridge_bus_arn": "event_bus_arn",
+        "ingestion_function_name": "ingest_function_name",
+        "processing_function_name": "process_function_name",
+        "emulator_endpoint": "emulator_url",
+    }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "StackOutputs":
+        """From `terraform output` values (canonical names win over aliases); KeyError names what is missing."""
+        known = {f.name for f in fields(cls)}
+        merged: dict[str, Any] = {}
+        for alias, name in cls.ALIASES.items():
+            if alias in values:
+                merged[name] = values[alias]
+        merged.update({k: v for k, v in values.items() if k in known})
+        missing = [f.name for f in fields(cls) if f.default is dataclasses.MISSING and f.name not in merged]
+        if missing:
+            raise KeyError(f"stack outputs lack {', '.join(missing)}")
+        return cls(**{k: v for k, v in merged.items() if k in known})
+
+    def to_dict(self, *, aliases: bool = True) -> dict[str, str]:
+        """Every output by name; with aliases, the original design's names too."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        if aliases:
+            out.update({alias: out[name] for alias, name in self.ALIASES.items() if name in out})
+        return out
