@@ -64,6 +64,50 @@ def archive_key(provider: str, moment: datetime, webhook_id: str) -> str:
     return f"{provider}/{moment:%Y/%m/%d}/{webhook_id}"
 
 
+# The records table's index for finding deliveries by provider and time (`events list`,
+# `replay`): hash key `provider_day` = "<provider>#<yyyy-mm-dd>" (UTC day of receipt), range
+# key `received_at`. A day bucket keeps one provider's writes from piling onto one partition
+# key forever; only attributes that never change after the first write are projected, so the
+# status updates never write the index (docs/capacity.md).
+RECORDS_INDEX = "by_provider_day"
+RECORDS_INDEX_HASH_KEY = "provider_day"
+RECORDS_INDEX_RANGE_KEY = "received_at"
+RECORDS_INDEX_PROJECTED = ("provider", "delivery_id", "event_type")
+
+
+def provider_day(provider: str, moment: datetime | str) -> str:
+    """The index hash key of a delivery received at `moment` (a datetime or a records timestamp)."""
+    day = moment[:10] if isinstance(moment, str) else f"{moment:%Y-%m-%d}"
+    return f"{provider}#{day}"
+
+
+# The handlers' CloudWatch EMF metrics, in Settings.metrics_namespace. Each document carries
+# the dimension set [service] besides [service, provider] (and [service, provider, reason]),
+# so an alarm reads one total across providers.
+METRIC_DIMENSION_SERVICE = "service"
+METRIC_DIMENSION_PROVIDER = "provider"
+METRIC_DIMENSION_REASON = "reason"
+
+
+class Metric:
+    """Metric names the handlers emit and the alarms read."""
+
+    # ingest
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    STORAGE_ERROR = "storage_error"  # ingest answered 503: durable storage failed
+    INTERNAL_ERROR = "internal_error"  # ingest answered 500: a bug
+    STATUS_UPDATE_FAILED = "status_update_failed"
+    # process
+    PUBLISHED = "published"
+    ALREADY_PROCESSED = "already_processed"
+    FAILED = "failed"  # a record reported failed (it will be retried, then dead-lettered)
+    PUBLISH_FAILED = "publish_failed"  # EventBridge refused an entry or the call
+    MARK_PROCESSED_FAILED = "mark_processed_failed"  # published but not marked processed
+
+
 def webhook_id(provider: str, delivery_id: str) -> str:
     """The deterministic id of a delivery: the same provider delivery id, the same webhook_id."""
     return hashlib.sha256(f"{provider}\n{delivery_id}".encode("utf-8")).hexdigest()[:32]
@@ -137,6 +181,8 @@ class Settings:
     # ingest
     queue_url: str = _env("QUEUE_URL", "", "the FIFO ingest queue")
     providers: str = _env("PROVIDERS", "{}", "JSON provider table (config.Provider.runtime_config)")
+    providers_file: str = _env(
+        "PROVIDERS_FILE", "", "the provider table as a file: relative to the code root, or absolute")
     max_body_bytes: int = _env("MAX_BODY_BYTES", 1_048_576, "larger bodies get 413")
     record_ttl_days: int = _env("RECORD_TTL_DAYS", 90, "days until a record's TTL")
     secret_refresh_seconds: float = _env(
@@ -149,6 +195,13 @@ class Settings:
         "INLINE_PAYLOAD_LIMIT", 262_144, "bytes; larger payloads are published as a claim check")
     max_receive_count: int = _env(
         "MAX_RECEIVE_COUNT", 3, "the queue's maxReceiveCount: on that receive a failure marks the record failed")
+    put_events_max_bytes: int = _env(
+        "PUT_EVENTS_MAX_BYTES", AWS_LIMITS.put_events_request_bytes,
+        "the total entry size of one PutEvents request (and of one entry)")
+    # AWS SDK: timeouts and attempts that fit inside the function's own timeout (sdk_settings).
+    sdk_connect_timeout_seconds: float = _env("AWS_CONNECT_TIMEOUT", 2.0, "botocore connect timeout")
+    sdk_read_timeout_seconds: float = _env("AWS_READ_TIMEOUT", 10.0, "botocore read timeout")
+    sdk_max_attempts: int = _env("AWS_MAX_ATTEMPTS", 3, "botocore attempts per call, the first included")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -182,11 +235,31 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-COMMON_SETTINGS = ("environment", "table_name", "bucket_name", "service_name", "metrics_namespace")
+COMMON_SETTINGS = (
+    "environment", "table_name", "bucket_name", "service_name", "metrics_namespace",
+    "sdk_connect_timeout_seconds", "sdk_read_timeout_seconds", "sdk_max_attempts",
+)
 INGEST_SETTINGS = COMMON_SETTINGS + (
     "queue_url", "providers", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
 )
-PROCESS_SETTINGS = COMMON_SETTINGS + ("event_bus_name", "inline_payload_limit", "max_receive_count")
+PROCESS_SETTINGS = COMMON_SETTINGS + (
+    "event_bus_name", "inline_payload_limit", "max_receive_count", "put_events_max_bytes",
+)
+
+
+def sdk_settings(function_timeout_seconds: int, sequential_calls: int) -> dict[str, Any]:
+    """SDK timeouts and attempts for a function making `sequential_calls` AWS calls in a row.
+
+    Every call with all its attempts must fit in the function's timeout, with a
+    second to spare for the answer, so a stuck call ends in our own error
+    handling (a 503 the provider retries) instead of a Lambda timeout.
+    """
+    budget = max(1.0, function_timeout_seconds - 1.0) / max(1, sequential_calls)
+    attempts = 3 if budget >= 6 else 2
+    per_attempt = budget / attempts
+    connect = round(min(2.0, per_attempt / 3), 2)
+    read = round(max(0.5, per_attempt - connect), 2)
+    return {"sdk_connect_timeout_seconds": connect, "sdk_read_timeout_seconds": read, "sdk_max_attempts": attempts}
 
 
 def _parse(kind: Any, raw: str) -> Any:
@@ -202,6 +275,12 @@ def _format(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# The provider table ships inside the Lambda zip, at its root, under this name: Lambda
+# allows 4 KB of environment for all variables together, and each provider takes ~140
+# bytes of JSON, so an inline table would break deploys at about 25 providers.
+PROVIDERS_FILE_NAME = "providers.json"
 
 
 # --------------------------------------------------------------------------- the queue message
