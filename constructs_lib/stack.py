@@ -1,7 +1,6 @@
 """WebhookStack: the whole pipeline for one environment of `webhookctl.toml`."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -100,10 +99,6 @@ class WebhookStack(TerraformStack):
         )
 
         code = handlers_code(self, "handlers", build_package(handlers_dir, outdir / ".build"))
-        providers_json = json.dumps(
-            {p: provider.runtime_config(self.secrets.names[p]) for p, provider in config.providers.items()},
-            sort_keys=True, separators=(",", ":"),
-        )
         self.settings = settings = Settings(
             environment=env.name,
             table_name=self.table.name,
@@ -111,7 +106,6 @@ class WebhookStack(TerraformStack):
             service_name=SERVICE_NAME,
             metrics_namespace=f"Webhookctl/{name}",
             queue_url=self.queue.url,
-            providers=providers_json,
             max_body_bytes=limits.max_body_bytes,
             record_ttl_days=limits.record_ttl_days,
             event_bus_name=self.bus.name,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -79,6 +80,31 @@ def provider_day(provider: str, moment: datetime | str) -> str:
     """The index hash key of a delivery received at `moment` (a datetime or a records timestamp)."""
     day = moment[:10] if isinstance(moment, str) else f"{moment:%Y-%m-%d}"
     return f"{provider}#{day}"
+
+
+# The headers that re-verify an archived delivery (signature, timestamp, id headers, the
+# signed URL of URL-signing schemes, content-type) live with the archived bytes, in the S3
+# object's user metadata, as the public contract says. When they do not fit there (S3 allows
+# 2 KB of user metadata, AWS_LIMITS.s3_user_metadata_bytes, and returns only printable ASCII
+# values), the whole set moves to the record's VERIFY_HEADERS_ATTRIBUTE (a map; the item
+# stays under AWS_LIMITS.dynamodb_item_bytes) and the object's metadata carries only
+# VERIFY_HEADERS_MARKER = VERIFY_HEADERS_IN_RECORD. Either way one delivery's headers are
+# in one place, never split and never truncated; `reverify_headers` reads them.
+VERIFY_HEADERS_ATTRIBUTE = "verify_headers"
+VERIFY_HEADERS_MARKER = "webhookctl-verify-headers"
+VERIFY_HEADERS_IN_RECORD = "record"
+
+
+def reverify_headers(metadata: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, str]:
+    """The headers that re-verify a delivery, from its object's metadata and its record.
+
+    `item` may be low-level (`{"verify_headers": {"M": {...}}}`) or plain (`{"verify_headers": {...}}`).
+    """
+    if metadata.get(VERIFY_HEADERS_MARKER) != VERIFY_HEADERS_IN_RECORD:
+        return {k: v for k, v in metadata.items() if k != VERIFY_HEADERS_MARKER}
+    stored = item.get(VERIFY_HEADERS_ATTRIBUTE) or {}
+    stored = stored.get("M", stored) if isinstance(stored, Mapping) else {}
+    return {k: (v.get("S", "") if isinstance(v, Mapping) else str(v)) for k, v in stored.items()}
 
 
 # The handlers' CloudWatch EMF metrics, in Settings.metrics_namespace. Each document carries
@@ -156,6 +182,61 @@ class AwsLimits:
 AWS_LIMITS = AwsLimits()
 
 
+# How AWS counts the limits above, so every part measures a request the way AWS will.
+
+
+def put_events_entry_bytes(entry: Mapping[str, Any]) -> int:
+    """A PutEvents entry's size: Time 14 bytes if set, Source, DetailType, Detail and each Resources entry in UTF-8.
+
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    (EventBusName and TraceHeader do not count.)
+    """
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(key) or "").encode("utf-8"))
+    return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or ())
+
+
+def s3_user_metadata_bytes(metadata: Mapping[str, str]) -> int:
+    """S3 user metadata's size: "the sum of the number of bytes in the UTF-8 encoding of each key and value".
+
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html
+    """
+    return sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
+
+
+def dynamodb_item_bytes(item: Mapping[str, Mapping[str, Any]]) -> int:
+    """A DynamoDB item's size (low-level attribute values): names plus values, UTF-8.
+
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+    strings and binaries their bytes, numbers ~1 byte per 2 significant digits + 1, null and
+    booleans 1, lists and maps 3 bytes plus 1 per element plus the elements (with their names).
+    """
+    return sum(len(name.encode("utf-8")) + _dynamodb_value_bytes(value) for name, value in item.items())
+
+
+def _dynamodb_value_bytes(value: Mapping[str, Any]) -> int:
+    (kind, data), = value.items()
+    if kind == "S":
+        return len(data.encode("utf-8"))
+    if kind == "B":
+        return len(data)
+    if kind == "N":
+        digits = data.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + _dynamodb_value_bytes(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_dynamodb_value_bytes(v) + 1 for v in data)
+    if kind == "SS":
+        return sum(len(v.encode("utf-8")) for v in data)
+    if kind == "NS":
+        return sum(_dynamodb_value_bytes({"N": v}) for v in data)
+    return sum(len(v) for v in data)  # BS
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -180,9 +261,9 @@ class Settings:
     metrics_namespace: str = _env("METRICS_NAMESPACE", "Webhookctl", "CloudWatch EMF namespace")
     # ingest
     queue_url: str = _env("QUEUE_URL", "", "the FIFO ingest queue")
-    providers: str = _env("PROVIDERS", "{}", "JSON provider table (config.Provider.runtime_config)")
     providers_file: str = _env(
-        "PROVIDERS_FILE", "", "the provider table as a file: relative to the code root, or absolute")
+        "PROVIDERS_FILE", "", "the provider table file (providers_file_path): absolute, or relative to "
+        "LAMBDA_TASK_ROOT (else the current directory); empty means PROVIDERS_FILE_NAME")
     max_body_bytes: int = _env("MAX_BODY_BYTES", 1_048_576, "larger bodies get 413")
     record_ttl_days: int = _env("RECORD_TTL_DAYS", 90, "days until a record's TTL")
     secret_refresh_seconds: float = _env(
@@ -199,9 +280,11 @@ class Settings:
         "PUT_EVENTS_MAX_BYTES", AWS_LIMITS.put_events_request_bytes,
         "the total entry size of one PutEvents request (and of one entry)")
     # AWS SDK: timeouts and attempts that fit inside the function's own timeout (sdk_settings).
-    sdk_connect_timeout_seconds: float = _env("AWS_CONNECT_TIMEOUT", 2.0, "botocore connect timeout")
-    sdk_read_timeout_seconds: float = _env("AWS_READ_TIMEOUT", 10.0, "botocore read timeout")
-    sdk_max_attempts: int = _env("AWS_MAX_ATTEMPTS", 3, "botocore attempts per call, the first included")
+    # The defaults are sdk_settings(10, INGEST_SDK_CALLS): the tightest function, ingest at its
+    # default timeout; the stack writes each function's own values.
+    sdk_connect_timeout_seconds: float = _env("AWS_CONNECT_TIMEOUT", 0.45, "botocore connect timeout")
+    sdk_read_timeout_seconds: float = _env("AWS_READ_TIMEOUT", 1.35, "botocore read timeout")
+    sdk_max_attempts: int = _env("AWS_MAX_ATTEMPTS", 1, "botocore attempts per call, the first included")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -240,26 +323,66 @@ COMMON_SETTINGS = (
     "sdk_connect_timeout_seconds", "sdk_read_timeout_seconds", "sdk_max_attempts",
 )
 INGEST_SETTINGS = COMMON_SETTINGS + (
-    "queue_url", "providers", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
+    "queue_url", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
 )
 PROCESS_SETTINGS = COMMON_SETTINGS + (
     "event_bus_name", "inline_payload_limit", "max_receive_count", "put_events_max_bytes",
 )
 
 
-def sdk_settings(function_timeout_seconds: int, sequential_calls: int) -> dict[str, Any]:
+def sdk_settings(function_timeout_seconds: float, sequential_calls: int) -> dict[str, Any]:
     """SDK timeouts and attempts for a function making `sequential_calls` AWS calls in a row.
 
-    Every call with all its attempts must fit in the function's timeout, with a
-    second to spare for the answer, so a stuck call ends in our own error
-    handling (a 503 the provider retries) instead of a Lambda timeout.
+    `SDK_RESERVE_SECONDS` stay free for the answer; the rest is shared equally by the calls.
+    Each call gets the most attempts (3, 2, then 1) that still leave every attempt
+    `SDK_MIN_ATTEMPT_SECONDS` after botocore's worst backoff (`sdk_backoff_seconds`); a
+    quarter of an attempt, at most 1 s, is for connecting (a TCP connect in-region takes
+    milliseconds), the rest for the answer. So every call, all attempts and backoffs
+    included, ends within its share (`sdk_call_seconds`), and the handlers check the
+    context's remaining time against that worst case before each step (`aws.Deadline`):
+    a slow call ends in our own error handling (ingest answers 503, which the provider
+    retries), never in a Lambda timeout.
+
+    botocore's read timeout bounds each wait for a socket read, not a whole response; a
+    server trickling bytes can outlast it, which the remaining-time check also covers.
     """
-    budget = max(1.0, function_timeout_seconds - 1.0) / max(1, sequential_calls)
-    attempts = 3 if budget >= 6 else 2
-    per_attempt = budget / attempts
-    connect = round(min(2.0, per_attempt / 3), 2)
-    read = round(max(0.5, per_attempt - connect), 2)
+    budget = max(0.5, function_timeout_seconds - SDK_RESERVE_SECONDS) / max(1, sequential_calls)
+    attempts = next(a for a in (3, 2, 1)
+                    if a == 1 or (budget - sdk_backoff_seconds(a)) / a >= SDK_MIN_ATTEMPT_SECONDS)
+    per_attempt = (budget - sdk_backoff_seconds(attempts)) / attempts
+    connect = math.floor(min(1.0, per_attempt / 4) * 100) / 100
+    read = math.floor((per_attempt - connect) * 100) / 100
     return {"sdk_connect_timeout_seconds": connect, "sdk_read_timeout_seconds": read, "sdk_max_attempts": attempts}
+
+
+# How the SDK budget is counted (sdk_settings; aws.Deadline checks it before each step).
+SDK_RESERVE_SECONDS = 1.0  # left after the last call: the answer, the log line, the EMF flush
+# The least time one attempt gets. DynamoDB, SQS and Secrets Manager answer in tens of ms;
+# for small S3 requests AWS advises retrying only after about 2 s
+# (https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/timeouts-and-retries-for-latency-sensitive-applications.html):
+# below 1 s, a retry would more often cut off a slow success than save a failure.
+SDK_MIN_ATTEMPT_SECONDS = 1.0
+# The AWS calls each function makes in a row on its longest ordinary path (the stack passes
+# these to sdk_settings with the function's timeout).
+INGEST_SDK_CALLS = 5  # a Secrets Manager read (cold cache or rotation), PutItem, PutObject, SendMessage, UpdateItem
+PROCESS_SDK_CALLS = 4  # one record's chain: BatchGetItem, GetObject, PutEvents, UpdateItem
+
+
+def sdk_backoff_seconds(attempts: int) -> float:
+    """botocore `standard` retries' longest total wait between `attempts` tries.
+
+    Before retry i (1-based) it sleeps at most rand(0, 1) * min(2 ** (i - 1), 20) s: the
+    default backoff, and the throttling backoff of the 2026 retry behaviour (other errors
+    scale by 0.05 there); botocore/retries/standard.py, ExponentialBackoff;
+    https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html. A service's
+    `x-amz-retry-after` may add up to 5 s more: the remaining-time check covers that.
+    """
+    return float(sum(min(2 ** i, 20) for i in range(max(0, attempts - 1))))
+
+
+def sdk_call_seconds(connect: float, read: float, attempts: int) -> float:
+    """The longest one call can take: every attempt times out connecting and reading, plus the backoffs."""
+    return max(1, attempts) * (connect + read) + sdk_backoff_seconds(attempts)
 
 
 def _parse(kind: Any, raw: str) -> Any:
@@ -281,6 +404,20 @@ def _format(value: Any) -> str:
 # allows 4 KB of environment for all variables together, and each provider takes ~140
 # bytes of JSON, so an inline table would break deploys at about 25 providers.
 PROVIDERS_FILE_NAME = "providers.json"
+
+
+def providers_file_path(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where the handlers read the provider table (`Settings.providers_file`).
+
+    Empty means `PROVIDERS_FILE_NAME`. An absolute path is used as is; a relative one is
+    resolved against `LAMBDA_TASK_ROOT` (the zip's root on Lambda), or the current
+    directory where that is not set (the local runtime sets an absolute path instead).
+    """
+    environ = os.environ if environ is None else environ
+    name = value or PROVIDERS_FILE_NAME
+    if os.path.isabs(name):
+        return name
+    return os.path.join(environ.get("LAMBDA_TASK_ROOT") or os.getcwd(), name)
 
 
 # --------------------------------------------------------------------------- the queue message

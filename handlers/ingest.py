@@ -7,17 +7,22 @@ Order of work (design: exactly one record, one message, no loss):
 2. Verify the signature over the raw bytes with the cached secrets; on a bad
    signature re-read the secret (rate-limited per provider) and retry once.
    400 / 401 store nothing.
-3. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `received`.
-   If the item exists: `queued` / `processed` / `failed` -> 200 duplicate;
-   `received` (an earlier attempt died midway) -> resume with ITS s3_key.
-4. S3 PutObject: the exact bytes + the headers needed to re-verify.
-5. SQS SendMessage: a pointer; MessageDeduplicationId = webhook_id.
+3. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `received`,
+   `provider_day` (the records index key). If the item exists: `queued` /
+   `processed` / `failed` -> 200 duplicate; `received` (an earlier attempt
+   died midway) -> resume with ITS s3_key (`put_record`).
+4. S3 PutObject: the exact bytes + the headers needed to re-verify, in the
+   object's metadata, or in the record when they do not fit (`archive`).
+5. SQS SendMessage: a pointer; MessageDeduplicationId = webhook_id (`enqueue`).
 6. UpdateItem status -> `queued` if still `received` (a failed condition means
-   the processor or a concurrent attempt got there first).
+   the processor or a concurrent attempt got there first) (`mark_queued`).
 
 A failure in 3-5 answers 5xx so the provider retries, and the retry resumes at
 step 4. A failure in 6 still answers 202: the payload is stored and enqueued,
-and the processor moves the record on from `received` itself.
+and the processor moves the record on from `received` itself. Before each of
+steps 3-6 the invocation's remaining time is checked against the worst case of
+one AWS call: a step that could not finish answers 503 now, never a Lambda
+timeout.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import hashlib
 import json
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode
@@ -35,7 +41,11 @@ from . import aws
 from . import observability as obs
 from . import secrets as secret_store
 from . import signatures as sig
-from .contract import Pointer, Settings, archive_key, iso_timestamp
+from .contract import (
+    AWS_LIMITS, RECORDS_INDEX_HASH_KEY, VERIFY_HEADERS_ATTRIBUTE, VERIFY_HEADERS_IN_RECORD, VERIFY_HEADERS_MARKER,
+    Pointer, Settings, archive_key, dynamodb_item_bytes, iso_timestamp, provider_day, providers_file_path,
+    s3_user_metadata_bytes,
+)
 
 _JSON = {"Content-Type": "application/json"}
 _UNKNOWN = "_unknown"  # metric dimension for names that are not providers (no cardinality blow-up)
@@ -57,16 +67,42 @@ class StorageFailed(Exception):
 
 # --------------------------------------------------------------------------- configuration
 
-_providers_cache: tuple[str, dict[str, dict[str, Any]]] | None = None
+
+class ProvidersUnavailable(Exception):
+    """The provider table file is missing or unreadable: a deploy bug, answered 500 (`internal_error`)."""
+
+
+_providers_cache: dict[str, dict[str, dict[str, Any]]] = {}  # file path -> table
 
 
 def providers(settings: Settings | None = None) -> dict[str, dict[str, Any]]:
-    """The provider table (JSON, see config.Provider.runtime_config), parsed once per value."""
-    global _providers_cache
-    raw = (settings or Settings.from_env()).providers
-    if _providers_cache is None or _providers_cache[0] != raw:
-        _providers_cache = (raw, json.loads(raw))
-    return _providers_cache[1]
+    """The provider table (`config.Provider.runtime_config` per name), read once per file path.
+
+    It ships inside the Lambda zip as `contract.PROVIDERS_FILE_NAME` (Lambda's 4 KB of
+    environment would not hold it); `Settings.providers_file` may point elsewhere
+    (`contract.providers_file_path`). The file of a deployed zip never changes, so it is
+    read once; a missing file is not cached, so a fixed deploy needs no cold start.
+    """
+    path = providers_file_path((settings or Settings.from_env()).providers_file)
+    table = _providers_cache.get(path)
+    if table is None:
+        table = _providers_cache[path] = _read_providers(path)
+    return table
+
+
+def _read_providers(path: str) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            table = json.load(f)
+    except (OSError, ValueError, RecursionError) as exc:
+        problem = type(exc).__name__
+    else:
+        if isinstance(table, dict) and all(isinstance(p, dict) and isinstance(p.get("scheme"), str)
+                                           for p in table.values()):
+            return table
+        problem = "not a provider table"
+    obs.log("ERROR", "provider table unreadable", path=path, error=problem)
+    raise ProvidersUnavailable(f"{path}: {problem}")
 
 
 # --------------------------------------------------------------------------- request adaptation
@@ -200,18 +236,27 @@ def _dotted(doc: Any, path: str) -> str | None:
     return str(doc) or None
 
 
+def _json_or_none(body: bytes) -> Any:
+    """The body as JSON, or None: not JSON, or nested too deep to parse (then it is opaque bytes)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
 def message_group_id(name: str, ordering_key: str, wid: str, event_type: str | None, body: bytes) -> str:
-    """The FIFO group: provider | webhook | event_type | payload:<dotted.path>, else the provider."""
+    """The FIFO group: provider | webhook | event_type | payload:<dotted.path>, else the provider.
+
+    A body that cannot be parsed (not JSON, or too deep) orders by provider: the group
+    depends only on the body, so every attempt of one webhook lands in the same group.
+    """
     value = name
     if ordering_key == "webhook":
         value = wid
     elif ordering_key == "event_type" and event_type:
         value = f"{name}:{event_type}"
     elif ordering_key.startswith("payload:"):
-        try:
-            found = _dotted(json.loads(body), ordering_key[len("payload:"):])
-        except (ValueError, UnicodeDecodeError):
-            found = None
+        found = _dotted(_json_or_none(body), ordering_key[len("payload:"):])
         if found is not None:
             value = f"{name}:{found}"
     if _GROUP_ID.match(value):
@@ -219,16 +264,57 @@ def message_group_id(name: str, ordering_key: str, wid: str, event_type: str | N
     return f"{name[:60]}:{hashlib.sha256(value.encode('utf-8')).hexdigest()}"
 
 
-def _metadata(headers: Mapping[str, str], signed: Mapping[str, str]) -> dict[str, str]:
-    """S3 user metadata: the headers needed to re-verify, printable ASCII only."""
-    out = {}
+def reverify_headers(headers: Mapping[str, str], signed: Mapping[str, str]) -> dict[str, str]:
+    """The headers that re-verify the archived bytes: the scheme's signed headers and content-type."""
     wanted = dict(signed)
     if headers.get("content-type"):
         wanted["content-type"] = headers["content-type"]
-    for name, value in wanted.items():
-        if value.isascii() and value.isprintable():
-            out[name] = value
-    return out
+    return wanted
+
+
+def fits_s3_metadata(headers: Mapping[str, str]) -> bool:
+    """Whether S3 user metadata keeps these exactly: 2 KB in all, printable ASCII, no edge spaces.
+
+    S3 does not return values that are not printable ASCII, and header values lose their
+    edge whitespace: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html
+    """
+    if s3_user_metadata_bytes(headers) > AWS_LIMITS.s3_user_metadata_bytes:
+        return False
+    return all(text.isascii() and text.isprintable() and text == text.strip()
+               for pair in headers.items() for text in pair)
+
+
+@dataclass
+class Delivery:
+    """One verified request on its way to storage: what steps 3-6 write."""
+
+    name: str
+    webhook_id: str
+    delivery_id: str
+    event_type: str | None
+    received_at: str
+    s3_key: str
+    body: bytes
+    content_type: str
+    headers: dict[str, str]  # re-verification headers (contract: one home, see VERIFY_HEADERS_ATTRIBUTE)
+
+    @classmethod
+    def of(cls, name: str, request: Request, verified: sig.Verified) -> "Delivery":
+        now = datetime.now(timezone.utc)
+        wid = sig.webhook_id(name, verified.delivery_id)
+        return cls(name=name, webhook_id=wid, delivery_id=verified.delivery_id, event_type=verified.event_type,
+                   received_at=iso_timestamp(now), s3_key=archive_key(name, now, wid), body=request.body,
+                   content_type=request.headers.get("content-type") or "application/octet-stream",
+                   headers=reverify_headers(request.headers, verified.signed_headers))
+
+    @property
+    def headers_in_metadata(self) -> bool:
+        return fits_s3_metadata(self.headers)
+
+    def pointer(self) -> Pointer:
+        return Pointer(webhook_id=self.webhook_id, provider=self.name, s3_key=self.s3_key,
+                       delivery_id=self.delivery_id, event_type=self.event_type, received_at=self.received_at,
+                       size=len(self.body))
 
 
 def _s(item: Mapping[str, Any], key: str) -> str | None:
@@ -236,93 +322,153 @@ def _s(item: Mapping[str, Any], key: str) -> str | None:
     return value.get("S") if isinstance(value, dict) else None
 
 
-def store(name: str, provider: Mapping[str, Any], request: Request, verified: sig.Verified) -> tuple[int, dict, str]:
-    """Steps 3-6. Returns (status, body, outcome); raises StorageFailed."""
-    from botocore.exceptions import BotoCoreError, ClientError
+def _headers_attribute(delivery: Delivery) -> dict[str, Any]:
+    return {"M": {k: {"S": v} for k, v in delivery.headers.items()}}
 
-    settings = Settings.from_env()
-    wid = sig.webhook_id(name, verified.delivery_id)
-    now = datetime.now(timezone.utc)
-    received_at = iso_timestamp(now)
-    s3_key = archive_key(name, now, wid)
-    table = settings.table_name
-    ddb = aws.client("dynamodb")
+
+def record_item(delivery: Delivery, settings: Settings) -> dict[str, Any]:
+    """The first write of the record (status `received`); Reject when it would exceed DynamoDB's item limit."""
     item = {
-        "webhook_id": {"S": wid},
-        "provider": {"S": name},
-        "delivery_id": {"S": verified.delivery_id},
-        "received_at": {"S": received_at},
+        "webhook_id": {"S": delivery.webhook_id},
+        "provider": {"S": delivery.name},
+        "delivery_id": {"S": delivery.delivery_id},
+        "received_at": {"S": delivery.received_at},
+        RECORDS_INDEX_HASH_KEY: {"S": provider_day(delivery.name, delivery.received_at)},
         "status": {"S": "received"},
-        "s3_key": {"S": s3_key},
-        "size": {"N": str(len(request.body))},
+        "s3_key": {"S": delivery.s3_key},
+        "size": {"N": str(len(delivery.body))},
         "attempts": {"N": "0"},
         "expires_at": {"N": str(int(time.time()) + settings.record_ttl_days * 86400)},
     }
-    if verified.event_type:
-        item["event_type"] = {"S": verified.event_type}
-    outcome = "accepted"
+    if delivery.event_type:
+        item["event_type"] = {"S": delivery.event_type}
+    if not delivery.headers_in_metadata:
+        item[VERIFY_HEADERS_ATTRIBUTE] = _headers_attribute(delivery)
+    if dynamodb_item_bytes(item) > AWS_LIMITS.dynamodb_item_bytes:  # only headers can grow it this far
+        raise Reject(400, "headers_too_large", "the signature headers are too large to store")
+    return item
+
+
+def _in_time(deadline: aws.Deadline, step: str) -> None:
+    """Start a step only if its worst case ends in time: 503 now beats a Lambda timeout (a 502)."""
+    if not deadline.allows(1):
+        raise StorageFailed(step, "out_of_time")
+
+
+def put_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> str:
+    """Step 3: "accepted"; "duplicate" when the record is past `received`; "resumed" when an
+    earlier attempt died midway (the delivery then takes ITS s3_key and received_at)."""
+    old = _put_if_absent(record_item(delivery, settings), settings, deadline)
+    if old is None:
+        return "accepted"
+    if _s(old, "status") != "received":
+        return "duplicate"
+    delivery.s3_key = _s(old, "s3_key") or delivery.s3_key
+    delivery.received_at = _s(old, "received_at") or delivery.received_at
+    if not delivery.headers_in_metadata and VERIFY_HEADERS_ATTRIBUTE not in old:
+        save_headers_in_record(delivery, settings, deadline)
+    return "resumed"
+
+
+def _put_if_absent(item: dict[str, Any], settings: Settings, deadline: aws.Deadline) -> dict[str, Any] | None:
+    """PutItem unless the webhook has a record already; then that record (ALL_OLD)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _in_time(deadline, "put_item")
     try:
-        ddb.put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(webhook_id)",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        aws.client("dynamodb").put_item(
+            TableName=settings.table_name, Item=item, ConditionExpression="attribute_not_exists(webhook_id)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        return None
     except ClientError as exc:
         if aws.error_code(exc) != "ConditionalCheckFailedException":
             raise StorageFailed("put_item", aws.error_code(exc)) from None
-        old = exc.response.get("Item") or {}
-        status = _s(old, "status")
-        if status != "received":
-            return 200, {"webhook_id": wid, "duplicate": True}, "duplicate"
-        s3_key = _s(old, "s3_key") or s3_key
-        received_at = _s(old, "received_at") or received_at
-        outcome = "resumed"
+        return exc.response.get("Item") or {}
     except BotoCoreError as exc:
         raise StorageFailed("put_item", type(exc).__name__) from None
 
+
+def save_headers_in_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> None:
+    """A resumed attempt whose headers do not fit the object's metadata, where the first
+    attempt's record holds none: the record gets them before the object says they are there."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _in_time(deadline, "update_item_headers")
     try:
-        aws.client("s3").put_object(
-            Bucket=settings.bucket_name,
-            Key=s3_key,
-            Body=request.body,
-            ContentType=request.headers.get("content-type") or "application/octet-stream",
-            Metadata=_metadata(request.headers, verified.signed_headers),
-        )
+        aws.client("dynamodb").update_item(
+            TableName=settings.table_name, Key={"webhook_id": {"S": delivery.webhook_id}},
+            UpdateExpression="SET #h = :h", ExpressionAttributeNames={"#h": VERIFY_HEADERS_ATTRIBUTE},
+            ExpressionAttributeValues={":h": _headers_attribute(delivery)})
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageFailed("update_item_headers", aws.error_code(exc)) from None
+
+
+def archive(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> None:
+    """Step 4: the exact bytes, with the re-verification headers as metadata when they fit there."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if delivery.headers_in_metadata:
+        metadata = delivery.headers
+    else:
+        metadata = {VERIFY_HEADERS_MARKER: VERIFY_HEADERS_IN_RECORD}
+    _in_time(deadline, "put_object")
+    try:
+        aws.client("s3").put_object(Bucket=settings.bucket_name, Key=delivery.s3_key, Body=delivery.body,
+                                    ContentType=delivery.content_type, Metadata=metadata)
     except (ClientError, BotoCoreError) as exc:
         raise StorageFailed("put_object", aws.error_code(exc)) from None
 
-    pointer = Pointer(
-        webhook_id=wid, provider=name, s3_key=s3_key, delivery_id=verified.delivery_id,
-        event_type=verified.event_type, received_at=received_at, size=len(request.body),
-    )
+
+def enqueue(delivery: Delivery, ordering_key: str, settings: Settings, deadline: aws.Deadline) -> None:
+    """Step 5: the pointer (contract.Pointer); MessageDeduplicationId = webhook_id."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    group = message_group_id(delivery.name, ordering_key, delivery.webhook_id, delivery.event_type, delivery.body)
+    _in_time(deadline, "send_message")
     try:
-        aws.client("sqs").send_message(
-            QueueUrl=settings.queue_url,
-            MessageBody=pointer.to_json(),
-            MessageGroupId=message_group_id(
-                name, provider.get("ordering_key") or "provider", wid, verified.event_type, request.body
-            ),
-            MessageDeduplicationId=wid,
-        )
+        aws.client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=delivery.pointer().to_json(),
+                                       MessageGroupId=group, MessageDeduplicationId=delivery.webhook_id)
     except (ClientError, BotoCoreError) as exc:
         raise StorageFailed("send_message", aws.error_code(exc)) from None
 
-    try:
-        ddb.update_item(
-            TableName=table,
-            Key={"webhook_id": {"S": wid}},
-            UpdateExpression="SET #s = :queued",
-            ConditionExpression="#s = :received",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":queued": {"S": "queued"}, ":received": {"S": "received"}},
-        )
-    except (ClientError, BotoCoreError) as exc:
-        if aws.error_code(exc) != "ConditionalCheckFailedException":
-            obs.log("WARNING", "status update failed after enqueue", webhook_id=wid, provider=name,
-                    error=aws.error_code(exc))
-            outcome = "accepted_unmarked"
-    return 202, {"webhook_id": wid, "status": "queued"}, outcome
+
+def mark_queued(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> bool:
+    """Step 6: `received` -> `queued`. False when that failed: the payload is stored and
+    enqueued all the same, and the processor moves the record on from `received` itself."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    error = "out_of_time"
+    if deadline.allows(1):
+        try:
+            aws.client("dynamodb").update_item(
+                TableName=settings.table_name, Key={"webhook_id": {"S": delivery.webhook_id}},
+                UpdateExpression="SET #s = :queued", ConditionExpression="#s = :received",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":queued": {"S": "queued"}, ":received": {"S": "received"}})
+            return True
+        except (ClientError, BotoCoreError) as exc:
+            error = aws.error_code(exc)
+            if error == "ConditionalCheckFailedException":
+                return True  # the processor or a concurrent attempt got there first
+    obs.log("WARNING", "status update failed after enqueue", webhook_id=delivery.webhook_id,
+            provider=delivery.name, error=error)
+    return False
+
+
+def store(name: str, provider: Mapping[str, Any], request: Request, verified: sig.Verified,
+          context: Any = None) -> tuple[int, dict, str]:
+    """Steps 3-6. Returns (status, body, outcome); raises StorageFailed (503) or Reject."""
+    settings = Settings.from_env()
+    deadline = aws.Deadline(context, settings)
+    delivery = Delivery.of(name, request, verified)
+    outcome = put_record(delivery, settings, deadline)
+    if outcome == "duplicate":
+        return 200, {"webhook_id": delivery.webhook_id, "duplicate": True}, outcome
+    archive(delivery, settings, deadline)
+    enqueue(delivery, provider.get("ordering_key") or "provider", settings, deadline)
+    if not mark_queued(delivery, settings, deadline):
+        outcome = "accepted_unmarked"
+    return 202, {"webhook_id": delivery.webhook_id, "status": "queued"}, outcome
 
 
 # --------------------------------------------------------------------------- entry point
@@ -351,7 +497,7 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         timer.lap("verify_ms")
         fields.update(delivery_id=verified.delivery_id, event_type=verified.event_type,
                       secret_index=verified.secret_index)
-        status, body, outcome = store(name, provider, request, verified)
+        status, body, outcome = store(name, provider, request, verified, context=context)
         timer.lap("store_ms")
         fields["webhook_id"] = body["webhook_id"]
         metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)

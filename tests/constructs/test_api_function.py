@@ -95,11 +95,13 @@ def test_function_environment_follows_design(local):
         "METRICS_NAMESPACE": "Webhookctl/webhooks-local",
     }
     assert ingest.items() >= common.items() and process.items() >= common.items()
-    assert set(ingest) - set(common) == {"QUEUE_URL", "PROVIDERS", "MAX_BODY_BYTES", "RECORD_TTL_DAYS", "SECRET_REFRESH_SECONDS"}
-    assert set(process) - set(common) == {"EVENT_BUS_NAME", "INLINE_PAYLOAD_LIMIT", "MAX_RECEIVE_COUNT"}
+    sdk = {"AWS_CONNECT_TIMEOUT", "AWS_READ_TIMEOUT", "AWS_MAX_ATTEMPTS"}
+    assert set(ingest) - set(common) == {"QUEUE_URL", "MAX_BODY_BYTES", "RECORD_TTL_DAYS", "SECRET_REFRESH_SECONDS"} | sdk
+    assert set(process) - set(common) == {"EVENT_BUS_NAME", "INLINE_PAYLOAD_LIMIT", "MAX_RECEIVE_COUNT",
+                                          "PUT_EVENTS_MAX_BYTES"} | sdk
     # Built, not referenced: the function does not wait ~50 s for the queue chain.
     assert ingest["QUEUE_URL"] == f"http://127.0.0.1:4566/{ACCOUNT}/webhooks-local-ingest.fifo"
-    assert json.loads(ingest["PROVIDERS"])["stripe"]["secret_id"] == "webhooks-local/providers/stripe"
+    assert "PROVIDERS" not in ingest  # the provider table ships in the zip (contract.PROVIDERS_FILE_NAME)
     assert process["EVENT_BUS_NAME"] == "webhooks-local-bus" and process["MAX_RECEIVE_COUNT"] == "3"
     assert "${aws_sqs_queue" not in json.dumps(local.resources("aws_lambda_function"))
 

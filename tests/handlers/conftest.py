@@ -27,12 +27,12 @@ def _moto():
 
 
 @pytest.fixture
-def pipeline(_moto, monkeypatch):
+def pipeline(_moto, monkeypatch, tmp_path):
     _moto.reset()
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    p = Pipeline()
+    p = Pipeline(tmp_path)
     for key, value in p.env().items():
         monkeypatch.setenv(key, value)
     yield p

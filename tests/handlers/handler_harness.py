@@ -1,14 +1,17 @@
 """Handler test harness: the pipeline's AWS resources under moto, event builders, fault injection.
 
-GIVEN a moto account with the table, bucket, FIFO queue (+ FIFO DLQ), bus, a
-consumer rule (SQS target) and one Secrets Manager secret per provider of the
-committed `webhookctl.toml`; the handlers' environment is what the stack sets
-(docs/design.md), PROVIDERS comes from `config.Provider.runtime_config`.
+GIVEN a moto account with the table (and its records index), bucket, FIFO queue
+(+ FIFO DLQ), bus, a consumer rule (SQS target) and one Secrets Manager secret per
+provider of the committed `webhookctl.toml`; the handlers' environment is what the
+stack sets (docs/design.md), and the provider table is a file, as in the Lambda zip
+(`config.Provider.runtime_config` per provider, found through `PROVIDERS_FILE`).
 """
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,9 @@ import boto3
 
 from config import load
 from handlers import aws, ingest, process, signatures
+from handlers.contract import (
+    PROVIDERS_FILE_NAME, RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
@@ -102,10 +108,14 @@ def _client(service: str):
     return _clients[service]
 
 
+_files = itertools.count()
+
+
 class Pipeline:
     """The moto resources plus helpers that play API Gateway and the SQS event source mapping."""
 
-    def __init__(self) -> None:
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="webhookctl-handlers-"))
         self.ddb = _client("dynamodb")
         self.s3 = _client("s3")
         self.sqs = _client("sqs")
@@ -117,7 +127,14 @@ class Pipeline:
         self.ddb.create_table(
             TableName=self.table,
             KeySchema=[{"AttributeName": "webhook_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "webhook_id", "AttributeType": "S"}],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                                  for name in ("webhook_id", RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY)],
+            GlobalSecondaryIndexes=[{
+                "IndexName": RECORDS_INDEX,
+                "KeySchema": [{"AttributeName": RECORDS_INDEX_HASH_KEY, "KeyType": "HASH"},
+                              {"AttributeName": RECORDS_INDEX_RANGE_KEY, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(RECORDS_INDEX_PROJECTED)},
+            }],
             BillingMode="PAY_PER_REQUEST",
         )
         self.s3.create_bucket(Bucket=self.bucket)
@@ -142,9 +159,16 @@ class Pipeline:
         self.events.put_targets(Rule="all-webhooks", EventBusName=self.bus,
                                 Targets=[{"Id": "consumer", "Arn": consumer_arn}])
         self.providers = provider_configs()
+        self.providers_file = self.write_providers(self.providers)
         for name, config in self.providers.items():
             self.sm.create_secret(Name=config["secret_id"])
             self.set_secret(name, [SECRETS[name]])
+
+    def write_providers(self, table: dict[str, Any]) -> Path:
+        """The provider table as the stack ships it (a file); a new path each time, as ingest caches per path."""
+        path = self.workdir / f"{next(_files)}-{PROVIDERS_FILE_NAME}"
+        path.write_text(json.dumps(table, sort_keys=True))
+        return path
 
     def set_secret(self, provider: str, values: list[str]) -> None:
         self.sm.put_secret_value(SecretId=self.providers[provider]["secret_id"],
@@ -157,7 +181,7 @@ class Pipeline:
             "BUCKET_NAME": self.bucket,
             "QUEUE_URL": self.queue_url,
             "EVENT_BUS_NAME": self.bus,
-            "PROVIDERS": json.dumps(self.providers),
+            "PROVIDERS_FILE": str(self.providers_file),
             "MAX_BODY_BYTES": "1048576",
             "RECORD_TTL_DAYS": "90",
             "SECRET_REFRESH_SECONDS": "5",
@@ -238,8 +262,40 @@ class Pipeline:
         )["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
+    def archived(self, body: bytes, *, delivery_id: str, provider: str = "acme", group: str = "g",
+                 receive_count: int = 1, status: str = "queued", received=None) -> dict[str, Any]:
+        """A delivery as ingest leaves it (object + record at `status`), and its SQS record for process.
+
+        Written directly, so process can be given payloads that no signature scheme would parse.
+        """
+        from datetime import datetime, timezone
+
+        from handlers.contract import Pointer, archive_key, iso_timestamp, provider_day
+
+        now = received or datetime.now(timezone.utc)
+        wid = signatures.webhook_id(provider, delivery_id)
+        pointer = Pointer(webhook_id=wid, provider=provider, s3_key=archive_key(provider, now, wid),
+                          delivery_id=delivery_id, event_type="t", received_at=iso_timestamp(now), size=len(body))
+        self.s3.put_object(Bucket=self.bucket, Key=pointer.s3_key, Body=body)
+        self.ddb.put_item(TableName=self.table, Item={
+            "webhook_id": {"S": wid}, "provider": {"S": provider}, "delivery_id": {"S": delivery_id},
+            "received_at": {"S": pointer.received_at}, "s3_key": {"S": pointer.s3_key}, "status": {"S": status},
+            "provider_day": {"S": provider_day(provider, now)}, "size": {"N": str(len(body))},
+            "attempts": {"N": "0"}, "event_type": {"S": "t"}})
+        return sqs_record(pointer.to_json(), message_id=f"m-{wid}", group=group, receive_count=receive_count)
+
     def objects(self) -> list[str]:
         return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])]
+
+
+def sqs_record(body: Any, *, message_id: str, group: str = "g", receive_count: Any = 1) -> dict[str, Any]:
+    """A Lambda SQS event record (the fixture's shape) with this body and these attributes."""
+    raw = load_event("sqs_record.json")
+    raw["messageId"] = message_id
+    raw["body"] = body
+    raw["attributes"]["MessageGroupId"] = group
+    raw["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return raw
 
 
 class Faults:

@@ -135,7 +135,7 @@ def test_concurrent_attempt_already_queued(pipeline):
     real_store = ingest_mod.store
     responses = []
 
-    def racing_store(name, provider, request, verified):
+    def racing_store(name, provider, request, verified, **kwargs):
         if not responses:
             responses.append(None)
             # the other attempt runs to completion between our SendMessage and UpdateItem
@@ -144,7 +144,7 @@ def test_concurrent_attempt_already_queued(pipeline):
                     responses.append(None)
                     responses[1] = pipeline.post(signed_event("stripe", BODY))
             aws.client("sqs").meta.events.register("after-call", once)
-        return real_store(name, provider, request, verified)
+        return real_store(name, provider, request, verified, **kwargs)
 
     ingest_mod.store = racing_store
     try:

@@ -102,7 +102,7 @@ def test_twilio_public_url_is_reconstructed_with_stage_and_query(pipeline):
 def test_twilio_public_url_option_wins(pipeline, monkeypatch):
     providers = dict(pipeline.providers)
     providers["twilio"] = {**providers["twilio"], "public_url": "https://hooks.example.com/twilio"}
-    monkeypatch.setenv("PROVIDERS", json.dumps(providers))
+    monkeypatch.setenv("PROVIDERS_FILE", str(pipeline.write_providers(providers)))
     body = "MessageSid=SM2&MessageStatus=sent"
     headers = signatures.sign("twilio", body, SECRETS["twilio"], url="https://hooks.example.com/twilio")
     assert pipeline.post(api_event("twilio", body, headers))[0] == 202
