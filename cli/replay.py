@@ -1,20 +1,33 @@
 """`webhookctl replay`: publish archived deliveries to the bus again.
 
-For a consumer that lost events or was added later. The records are found
-through the table's `by_provider` index (provider, received_at), the payloads
-read from the S3 archive, and each event is the processor's own event
-(handlers.process.event_entry) with `"replayed": true` and `replayed_at`
-added, so consumers can tell a replay from a first delivery.
+For a consumer that lost events or was added later. Records are found through the
+table's records index (`contract.RECORDS_INDEX`, hash key `provider#yyyy-mm-dd`,
+range key `received_at`): one Query per provider per UTC day of the window. The
+index projects only what never changes, so each page of it is then read whole
+(status, s3_key, size) with one consistent BatchGetItem. The payloads come from
+the S3 archive, and each event is the processor's own
+(`handlers.process.event_entry`) with `"replayed": true` and `replayed_at` added,
+so consumers can tell a replay from a first delivery. The events go out in
+PutEvents requests packed by EventBridge's size rule, the processor's own
+(`handlers.process.put_events_requests`, `put_events`).
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Iterable
+import time
+from typing import Any, Callable, Iterable
 
 from .errors import WebhookctlError
 from .workspace import Workspace
 
 Log = Callable[[str], None]
+
+# BatchGetItem reads at most 100 keys, so an index page of 100 is one BatchGetItem:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+PAGE = 100
+# What replay needs of a record; `status` and `size` are DynamoDB reserved words, hence the #names.
+FIELDS = ("webhook_id", "provider", "delivery_id", "event_type", "received_at", "processed_at", "s3_key", "size",
+          "status")
 
 
 def parse_time(value: str | None, default: dt.datetime) -> str:
@@ -31,32 +44,88 @@ def parse_time(value: str | None, default: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def days(since: str, until: str) -> list[str]:
+    """The UTC days (yyyy-mm-dd) a window of records' timestamps touches, in order."""
+    first, last = dt.date.fromisoformat(since[:10]), dt.date.fromisoformat(until[:10])
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
 def find_records(ddb, table: str, providers: Iterable[str], since: str, until: str, status: str | None,
                  limit: int) -> list[dict]:
+    """Deliveries received in [since, until] (with `status`, if given), oldest first, at most `limit`.
+
+    Days are read in order, every provider for each; once the days read hold `limit`
+    matches, a later day cannot hold an earlier one.
+    """
+    from handlers.contract import provider_day
+
+    providers = list(providers)
     found: list[dict] = []
-    for provider in providers:
-        kwargs = {
-            "TableName": table, "IndexName": "by_provider",
-            "KeyConditionExpression": "provider = :p AND received_at BETWEEN :since AND :until",
-            "ExpressionAttributeValues": {":p": {"S": provider}, ":since": {"S": since}, ":until": {"S": until}},
-        }
-        if status:
-            kwargs["FilterExpression"] = "#s = :status"
-            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
-            kwargs["ExpressionAttributeValues"][":status"] = {"S": status}
-        while len(found) < limit:
-            page = ddb.query(**kwargs)
-            found += [{k: next(iter(v.values())) for k, v in item.items()} for item in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(found, key=lambda r: r["received_at"])[:limit]
+    for day in days(since, until):
+        for provider in providers:
+            found += _matches(ddb, table, provider_day(provider, day), (since, until), status, limit)
+        if len(found) >= limit:
+            break
+    return sorted(found, key=lambda r: (r["received_at"], r["webhook_id"]))[:limit]
+
+
+def _matches(ddb, table: str, key: str, window: tuple[str, str], status: str | None, limit: int) -> list[dict]:
+    """One provider-day of the index, in received_at order, page by page, until `limit` records match."""
+    from handlers.contract import RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY
+
+    query: dict[str, Any] = {
+        "TableName": table, "IndexName": RECORDS_INDEX, "Limit": PAGE,
+        "KeyConditionExpression": "#k = :k AND #r BETWEEN :since AND :until",
+        "ExpressionAttributeNames": {"#k": RECORDS_INDEX_HASH_KEY, "#r": RECORDS_INDEX_RANGE_KEY},
+        "ExpressionAttributeValues": {":k": {"S": key}, ":since": {"S": window[0]}, ":until": {"S": window[1]}},
+    }
+    matched: list[dict] = []
+    while len(matched) < limit:
+        page = ddb.query(**query)
+        records = read_records(ddb, table, [item["webhook_id"]["S"] for item in page.get("Items", [])])
+        matched += [r for r in records if status is None or r.get("status") == status]
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return matched
+
+
+def read_records(ddb, table: str, ids: list[str], attempts: int = 5) -> list[dict]:
+    """The records of up to PAGE ids, read whole with one consistent BatchGetItem (unprocessed keys retried)."""
+    if not ids:
+        return []
+    names = {f"#f{i}": name for i, name in enumerate(FIELDS)}
+    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True,
+                       "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}}
+    records: list[dict] = []
+    for attempt in range(attempts):
+        response = ddb.batch_get_item(RequestItems=request)
+        records += [{k: next(iter(v.values())) for k, v in item.items()}
+                    for item in response.get("Responses", {}).get(table, [])]
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return records
+        time.sleep(0.05 * 2 ** attempt)  # DynamoDB throttled part of the batch: back off, then ask for the rest
+    left = len(request.get(table, {}).get("Keys", []))
+    raise WebhookctlError(f"DynamoDB left {left} records unread (throttled): run the replay again")
+
+
+def publish(events, entries: list[tuple[str, dict]], max_bytes: int) -> tuple[int, list[dict]]:
+    """PutEvents in requests that fit EventBridge's limits: (published, [{webhook_id, error}])."""
+    from handlers.process import put_events, put_events_requests
+
+    published, failed = 0, []
+    for request in put_events_requests(entries, max_bytes):
+        for webhook_id, error in zip(request.items, put_events(request.entries, client=events)):
+            if error is None:
+                published += 1
+            else:
+                failed.append({"webhook_id": webhook_id, "error": error})
+    return published, failed
 
 
 def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, until: str | None, status: str | None,
            limit: int, dry_run: bool, log: Log) -> dict:
-    from handlers.process import PUT_EVENTS_CHUNK, event_entry, payload_fields
-
     from .operations import env_client, require_provider
     from .stack_ops import known_outputs
 
@@ -75,30 +144,36 @@ def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, unti
     if dry_run or not records:
         log(f"replay: {len(records)} deliveries match" + (" (dry run: nothing published)" if dry_run else ""))
         return summary
-    s3, events = env_client(ws, "s3"), env_client(ws, "events")
-    limit_bytes = ws.config.limits.inline_payload_limit
-    replayed_at = parse_time(None, now)
-    entries = []
-    for record in records:
-        size = int(record.get("size", limit_bytes + 1))
-        fields = {"payload_in_s3": True}
-        if size <= limit_bytes:
-            data = s3.get_object(Bucket=outputs.bucket_name, Key=record["s3_key"])["Body"].read()
-            fields = payload_fields(data, limit_bytes)
-        entries.append((record["webhook_id"], event_entry(
-            record, record.get("processed_at") or replayed_at, fields, outputs.event_bus_name,
-            extra={"replayed": True, "replayed_at": replayed_at})))
-    for start in range(0, len(entries), PUT_EVENTS_CHUNK):
-        chunk = entries[start:start + PUT_EVENTS_CHUNK]
-        result = events.put_events(Entries=[entry for _, entry in chunk])
-        for (webhook_id, _), outcome in zip(chunk, result["Entries"]):
-            if outcome.get("EventId"):
-                summary["published"] += 1
-            else:
-                summary["failed"].append({"webhook_id": webhook_id, "error": outcome.get("ErrorCode")})
+    entries = replay_entries(env_client(ws, "s3"), outputs, records, ws.config.limits.inline_payload_limit,
+                             _put_events_max_bytes(ws), parse_time(None, now))
+    summary["published"], summary["failed"] = publish(env_client(ws, "events"), entries, _put_events_max_bytes(ws))
     log(f"replay: published {summary['published']} of {len(records)} deliveries"
         + (f"; {len(summary['failed'])} failed (rerun to retry them)" if summary["failed"] else ""))
     if summary["failed"]:
         raise WebhookctlError(f"{len(summary['failed'])} of {len(records)} events were not accepted by EventBridge")
     return summary
 
+
+def replay_entries(s3, outputs, records: list[dict], inline_limit: int, max_bytes: int,
+                   replayed_at: str) -> list[tuple[str, dict]]:
+    """(webhook_id, the processor's entry marked as a replay) per record."""
+    from handlers.process import CLAIM_CHECK, event_entry, payload_fields
+
+    entries = []
+    for record in records:
+        fields: dict = dict(CLAIM_CHECK)
+        if int(record.get("size", inline_limit + 1)) <= inline_limit:
+            data = s3.get_object(Bucket=outputs.bucket_name, Key=record["s3_key"])["Body"].read()
+            fields = payload_fields(data, inline_limit)
+        entries.append((record["webhook_id"], event_entry(
+            record, record.get("processed_at") or replayed_at, fields, outputs.event_bus_name,
+            extra={"replayed": True, "replayed_at": replayed_at}, max_bytes=max_bytes)))
+    return entries
+
+
+def _put_events_max_bytes(ws: Workspace) -> int:
+    """The PutEvents request limit the stack gives process (`[limits] put_events_max_bytes`, added by the
+    config owner); the contract's default until the config carries it."""
+    from handlers.contract import Settings
+
+    return getattr(ws.config.limits, "put_events_max_bytes", Settings().put_events_max_bytes)

@@ -4,9 +4,14 @@ Logs carry ids, provider, outcome, reason and timings, never request bodies,
 signature header values or secrets: callers pass only those fields, and
 `log()` drops any key in `_FORBIDDEN` as a second line of defence.
 
-Metrics use the Embedded Metric Format: one JSON document per flush, which
-CloudWatch Logs turns into metrics in `METRICS_NAMESPACE`, dimension
-`provider` (and `provider, reason` for rejections and failures).
+Metrics use the Embedded Metric Format
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+one JSON document per (provider, reason) per flush, which CloudWatch Logs turns
+into metrics named by `contract.Metric` in `METRICS_NAMESPACE`. Each document
+declares the dimension sets `[service]`, `[service, provider]` and, where there
+is a reason, `[service, provider, reason]`; CloudWatch records every value once
+per set, so an alarm on `{service: <service_name>}` reads the total across
+providers and reasons, and a dashboard can still split it.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from .contract import Settings
+from .contract import METRIC_DIMENSION_PROVIDER, METRIC_DIMENSION_REASON, METRIC_DIMENSION_SERVICE, Settings
 
 _FORBIDDEN = frozenset({"body", "payload", "headers", "signature", "secret", "secrets", "detail"})
 
@@ -55,7 +60,7 @@ class Timer:
 
 
 class Metrics:
-    """Counters per (provider[, reason]) for one invocation; `flush()` writes EMF."""
+    """Counters per (metric, provider[, reason]) for one invocation; `flush()` writes EMF."""
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str, str | None], float] = defaultdict(float)
@@ -66,29 +71,25 @@ class Metrics:
     def flush(self) -> None:
         if not self._counts:
             return
-        namespace = Settings.from_env().metrics_namespace
+        settings = Settings.from_env()
         timestamp = int(time.time() * 1000)
         grouped: dict[tuple[str, str | None], dict[str, float]] = defaultdict(dict)
         for (name, provider, reason), value in self._counts.items():
             grouped[(provider, reason)][name] = value
         for (provider, reason), values in grouped.items():
-            dimensions = ["provider", "reason"] if reason else ["provider"]
-            doc: dict[str, Any] = {
-                "_aws": {
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [
-                        {
-                            "Namespace": namespace,
-                            "Dimensions": [dimensions],
-                            "Metrics": [{"Name": n, "Unit": "Count"} for n in values],
-                        }
-                    ],
-                },
-                "service": _service(),
-                "provider": provider,
-                **values,
-            }
-            if reason:
-                doc["reason"] = reason
+            doc = emf_document(settings.metrics_namespace, settings.service_name, provider, reason, values, timestamp)
             sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
         self._counts.clear()
+
+
+def emf_document(namespace: str, service: str, provider: str, reason: str | None, values: dict[str, float],
+                 timestamp: int) -> dict[str, Any]:
+    """One EMF document: the values under every dimension set the alarms and dashboards read."""
+    dimensions = {METRIC_DIMENSION_SERVICE: service, METRIC_DIMENSION_PROVIDER: provider}
+    sets = [[METRIC_DIMENSION_SERVICE], [METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_PROVIDER]]
+    if reason:
+        dimensions[METRIC_DIMENSION_REASON] = reason
+        sets.append([METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_PROVIDER, METRIC_DIMENSION_REASON])
+    directive = {"Namespace": namespace, "Dimensions": sets,
+                 "Metrics": [{"Name": name, "Unit": "Count"} for name in values]}
+    return {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [directive]}, **dimensions, **values}

@@ -1,94 +1,206 @@
 """Process: SQS FIFO batch -> EventBridge events, partial batch response.
 
-Per batch:
-1. One DynamoDB BatchGetItem (ConsistentRead) over the distinct webhook_ids:
-   records already `processed` publish nothing and succeed (a redelivery).
-2. Per record to publish, in order: S3 GetObject only when the payload can be
-   inlined (`size` from the message <= INLINE_PAYLOAD_LIMIT), then the event.
-   The detail carries `payload` (the parsed JSON; a non-JSON UTF-8 body is
-   inlined as a JSON string; a non-UTF-8 body is never inlined) or
-   `"payload_in_s3": true` when the payload is too big or the whole entry
-   would exceed EventBridge's 256 KiB.
-3. PutEvents in chunks of 10, checking EVERY entry: a failed entry is a
-   failed record.
-4. UpdateItem per published record: status `processed`, processed_at,
-   attempts = ApproximateReceiveCount (condition: not already processed).
-   If it fails after a successful publish it is retried, and if it still
-   fails the record is NOT reported failed (a redelivery would publish
-   twice): a log line and the `mark_processed_failed` metric instead.
-5. FIFO semantics: once a record of a message group fails, every later
-   record of that group is reported failed and is not published. If a later
-   record of the group was already published in the same PutEvents call, it
-   is reported failed but marked processed, so its redelivery publishes
-   nothing. A failing record on its last receive (>= MAX_RECEIVE_COUNT) is
-   marked `failed`: the message is about to move to the DLQ.
+The batch is read once, then handled one step at a time, each a pass over the
+records in batch order. `Batch` holds the records and the FIFO rule (the model
+is Powertools' `SqsFifoPartialProcessor`): once a record fails, every later
+record of its message group is reported failed.
+
+1. Read (`Batch`): each message body is a pointer (`contract.Pointer`); one
+   that is not fails alone. A delivery that appears twice mirrors its first copy.
+2. Skip what is done (`skip_processed`): one DynamoDB BatchGetItem
+   (ConsistentRead) over the distinct webhook_ids. Records already `processed`
+   publish nothing and succeed (a redelivery); a pointer without a record fails.
+3. Publish (`publish`), in order. Per record: S3 GetObject only when the
+   payload can be inlined (`size` from the message <= INLINE_PAYLOAD_LIMIT),
+   then its event. The detail carries `payload` (the parsed JSON; a non-JSON
+   UTF-8 body as a JSON string) or `"payload_in_s3": true`, a claim check, when
+   the payload is too big, is not UTF-8, is JSON nested too deep to parse, or
+   the entry would not fit EventBridge's entry limit. Entries go out in
+   PutEvents requests of at most 10 entries and PUT_EVENTS_MAX_BYTES in total,
+   counted the way EventBridge counts them; EVERY entry of the answer is
+   checked (a failed entry is a failed record), and a request refused for its
+   size is split and sent again. A record of a group that failed is not published.
+4. Mark (after each request): UpdateItem per published record: status
+   `processed`, processed_at, attempts = ApproximateReceiveCount (condition:
+   the record exists and is not processed yet). It is retried; if it still
+   fails after a successful publish the record is NOT reported failed (a
+   redelivery would publish twice): a log line and the `mark_processed_failed`
+   metric instead.
+5. Report (`report`), in batch order: a failed record, every later record of
+   its group, and the copies of failed records. A later record of the group
+   already published in the same PutEvents request is reported failed but
+   marked processed, so its redelivery publishes nothing. A failing record on
+   its last receive (>= MAX_RECEIVE_COUNT) is marked `failed`: the message is
+   about to move to the DLQ.
+
+No exception escapes one record's work to fail the others. Before each AWS call
+the invocation's remaining time is checked against the worst case of the calls
+still needed: work that could not finish is not started and its records are
+reported failed (so retried), never left to a Lambda timeout, which would retry
+the whole batch, published records included.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from . import aws
 from . import observability as obs
-from .contract import AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, Pointer, Settings, iso_timestamp
+from .contract import (
+    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, Metric, Pointer, Settings, iso_timestamp, put_events_entry_bytes,
+)
 
 SOURCE = EVENT_SOURCE
 DETAIL_TYPE = EVENT_DETAIL_TYPE
-MAX_ENTRY_BYTES = AWS_LIMITS.put_events_entry_bytes
-PUT_EVENTS_CHUNK = AWS_LIMITS.put_events_max_entries
+CLAIM_CHECK = {"payload_in_s3": True}
+BLOCKED = "earlier_in_group_failed"
+_UNKNOWN = "_unknown"  # metric dimension when a message names no provider
 
 
 def _now_iso() -> str:
     return iso_timestamp(datetime.now(timezone.utc))
 
 
-class Record:
-    __slots__ = ("message_id", "group", "receive_count", "pointer", "ok", "published", "reason")
+class RecordFailed(Exception):
+    """One record cannot be handled now (its reason is reported); the others go on."""
 
-    def __init__(self, raw: Mapping[str, Any]):
-        attributes = raw.get("attributes") or {}
-        self.message_id: str = raw.get("messageId", "")
-        self.group: str = attributes.get("MessageGroupId") or ""
-        try:
-            self.receive_count = int(attributes.get("ApproximateReceiveCount") or 1)
-        except ValueError:
-            self.receive_count = 1
-        parsed = Pointer.from_json(raw.get("body"))
-        pointer = parsed.as_dict() if parsed else None
-        self.pointer: dict[str, Any] | None = pointer
-        self.ok: bool | None = None  # None: not decided yet
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+class Record:
+    """One SQS record: its place in the batch, its FIFO group, its pointer, and what became of it."""
+
+    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "copy_of", "processed_at",
+                 "published", "reason")
+
+    def __init__(self, raw: Any, index: int):
+        raw = raw if isinstance(raw, Mapping) else {}
+        attributes = raw.get("attributes")
+        attributes = attributes if isinstance(attributes, Mapping) else {}
+        body = raw.get("body")
+        self.index = index
+        self.message_id = str(raw.get("messageId") or "")
+        self.group = str(attributes.get("MessageGroupId") or "")
+        self.receive_count = _receive_count(attributes.get("ApproximateReceiveCount"))
+        self.pointer: Pointer | None = Pointer.from_json(body) if isinstance(body, str) else None
+        self.copy_of: Record | None = None  # the first record of the same delivery in this batch
+        self.processed_at: str | None = None
         self.published = False
-        self.reason: str | None = None if pointer else "malformed_message"
+        self.reason: str | None = None  # why it failed; None while it has not
+
+    @property
+    def failed(self) -> bool:
+        return self.reason is not None
 
     @property
     def webhook_id(self) -> str:
-        return self.pointer["webhook_id"] if self.pointer else ""
+        return self.pointer.webhook_id if self.pointer else ""
 
     @property
     def provider(self) -> str:
-        return (self.pointer or {}).get("provider") or "_unknown"
+        return self.pointer.provider if self.pointer else _UNKNOWN
 
 
-# --------------------------------------------------------------------------- AWS steps
+def _receive_count(value: Any) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
 
 
-def processed_ids(ids: list[str]) -> set[str] | None:
-    """The ids whose record is `processed` (one BatchGetItem); None if it could not be read."""
+class Batch:
+    """The records in batch order, and the FIFO rule: `fail()` one, and `blocked()` tells
+    whether an earlier record of the same message group has failed."""
+
+    def __init__(self, raw_records: Iterable[Any]):
+        self.records = [Record(raw, i) for i, raw in enumerate(raw_records)]
+        self._first_failure: dict[str, int] = {}  # message group -> index of its first failed record
+        first: dict[str, Record] = {}
+        for record in self.records:
+            if record.pointer is None:
+                self.fail(record, "malformed_message")
+            elif record.webhook_id in first:
+                record.copy_of = first[record.webhook_id]
+            else:
+                first[record.webhook_id] = record
+
+    def fail(self, record: Record, reason: str) -> None:
+        record.reason = record.reason or reason
+        first = self._first_failure.get(record.group)
+        if first is None or record.index < first:
+            self._first_failure[record.group] = record.index
+
+    def blocked(self, record: Record) -> bool:
+        return self._first_failure.get(record.group, record.index) < record.index
+
+    def originals(self) -> list[Record]:
+        """The records to look up: a pointer, not a second copy, not failed."""
+        return [r for r in self.records if r.pointer is not None and r.copy_of is None and not r.failed]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    settings: Settings
+    deadline: aws.Deadline
+    metrics: obs.Metrics
+
+
+def process_batch(raw_records: list[Any], metrics: obs.Metrics, context: Any = None) -> list[str]:
+    """Returns the messageIds to report as failed (in batch order)."""
+    settings = Settings.from_env()
+    run = Invocation(settings, aws.Deadline(context, settings), metrics)
+    batch = Batch(raw_records)
+    pending = skip_processed(batch, run)
+    publish(batch, pending, run)
+    return report(batch, run)
+
+
+def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    metrics = obs.Metrics()
+    try:
+        failures = process_batch(list(event.get("Records") or []), metrics, context)
+    finally:
+        metrics.flush()
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+
+
+# --------------------------------------------------------------------------- step 2: skip what is done
+
+
+def skip_processed(batch: Batch, run: Invocation) -> list[Record]:
+    """The records still to publish. Already `processed` ones succeed; one whose record is
+    missing (the pointer points at nothing) or unreadable fails."""
+    originals = batch.originals()
+    statuses = record_statuses([r.webhook_id for r in originals], run.settings.table_name)
+    pending = []
+    for record in originals:
+        if statuses is None:
+            batch.fail(record, "status_unreadable")
+        elif record.webhook_id not in statuses:
+            batch.fail(record, "record_missing")
+        elif statuses[record.webhook_id] == "processed":
+            run.metrics.add(Metric.ALREADY_PROCESSED, record.provider)
+        else:
+            pending.append(record)
+    return pending
+
+
+def record_statuses(ids: list[str], table: str) -> dict[str, str] | None:
+    """`{webhook_id: status}` of the records that exist (one BatchGetItem); None if it could not be read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if not ids:
-        return set()
-    table = Settings.from_env().table_name
-    request = {
-        table: {
-            "Keys": [{"webhook_id": {"S": i}} for i in ids],
-            "ConsistentRead": True,
-            "ProjectionExpression": "webhook_id, #s",
-            "ExpressionAttributeNames": {"#s": "status"},
-        }
-    }
-    done: set[str] = set()
+        return {}
+    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True,
+                       "ProjectionExpression": "webhook_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
+    found: dict[str, str] = {}
     for _ in range(3):  # UnprocessedKeys are retried; what is left after that counts as unknown
         try:
             response = aws.client("dynamodb").batch_get_item(RequestItems=request)
@@ -96,57 +208,202 @@ def processed_ids(ids: list[str]) -> set[str] | None:
             obs.log("ERROR", "batch_get_item failed", error=aws.error_code(exc))
             return None
         for item in response.get("Responses", {}).get(table, []):
-            if item.get("status", {}).get("S") == "processed":
-                done.add(item["webhook_id"]["S"])
+            found[item["webhook_id"]["S"]] = item.get("status", {}).get("S", "")
         request = response.get("UnprocessedKeys") or {}
         if not request:
-            return done
+            return found
     return None
 
 
-def _payload_fields(record: Record, limit: int) -> dict[str, Any] | None:
-    """`{"payload": ...}` or `{"payload_in_s3": True}`; None when S3 could not be read."""
+# --------------------------------------------------------------------------- steps 3-4: publish, mark
+
+
+def publish(batch: Batch, pending: list[Record], run: Invocation) -> None:
+    """Each pending record's event, in batch order, in requests that fit EventBridge's limits."""
+    request = PutEventsRequest(run.settings.put_events_max_bytes)
+    for record in pending:
+        built = prepare(batch, record, len(request), run)
+        if built is None:
+            continue
+        entry, size = built
+        if not request.fits(size):
+            send(batch, request, run)
+            request = PutEventsRequest(run.settings.put_events_max_bytes)
+            if batch.blocked(record):  # the request just sent failed a record of its group
+                batch.fail(record, BLOCKED)
+                continue
+        request.add(record, entry, size)
+    send(batch, request, run)
+
+
+def prepare(batch: Batch, record: Record, queued: int, run: Invocation) -> tuple[dict[str, Any], int] | None:
+    """The record's entry and its size; None when the record fails (its reason set) or must wait."""
+    if batch.blocked(record):  # never publish past a failure of the same group
+        batch.fail(record, BLOCKED)
+        return None
+    if not run.deadline.allows(queued + 3):  # its GetObject, the PutEvents, a mark for each entry
+        batch.fail(record, "out_of_time")
+        return None
+    try:
+        entry = entry_for(record, run.settings)
+    except RecordFailed as exc:
+        batch.fail(record, exc.reason)
+        return None
+    except Exception as exc:  # a bug in one record's work fails that record alone
+        obs.log("ERROR", "internal error", webhook_id=record.webhook_id, provider=record.provider,
+                error=type(exc).__name__)
+        run.metrics.add(Metric.INTERNAL_ERROR, record.provider)
+        batch.fail(record, "internal_error")
+        return None
+    return entry, put_events_entry_bytes(entry)
+
+
+def send(batch: Batch, request: "PutEventsRequest", run: Invocation) -> None:
+    """One PutEvents request, then each published record marked `processed`."""
+    if not request.entries:
+        return
+    errors = put_events(request.entries, deadline=run.deadline)
+    for record, error in zip(request.items, errors):
+        if error is None:
+            record.published = True
+            run.metrics.add(Metric.PUBLISHED, record.provider)
+        else:
+            batch.fail(record, "put_events_failed")
+            run.metrics.add(Metric.PUBLISH_FAILED, record.provider, error)
+    for record in request.items:
+        if record.published and not mark(record, "processed", run, attempts=3):
+            run.metrics.add(Metric.MARK_PROCESSED_FAILED, record.provider)
+            obs.log("ERROR", "published but not marked processed", webhook_id=record.webhook_id,
+                    provider=record.provider)
+
+
+def mark(record: Record, status: str, run: Invocation, attempts: int = 1) -> bool:
+    """UpdateItem, retried while there is time; True when the record is (now or already) in that state."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    size = record.pointer.get("size")
-    if not isinstance(size, int) or size > limit:
-        return {"payload_in_s3": True}
+    for attempt in range(attempts):
+        if attempt and not run.deadline.allows(1):
+            break
+        try:
+            _update(record, status, run.settings.table_name)
+            return True
+        except (ClientError, BotoCoreError) as exc:
+            code = aws.error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return True  # already processed, or there is no record: nothing to do
+            obs.log("WARNING", f"marking {status} failed", webhook_id=record.webhook_id,
+                    provider=record.provider, error=code, attempt=attempt + 1)
+    return False
+
+
+def _update(record: Record, status: str, table: str) -> None:
+    values: dict[str, Any] = {":status": {"S": status}, ":processed": {"S": "processed"},
+                              ":attempts": {"N": str(record.receive_count)}}
+    expression = "SET #s = :status, attempts = :attempts"
+    if status == "processed":
+        expression += ", processed_at = :at"
+        values[":at"] = {"S": record.processed_at}
+    aws.client("dynamodb").update_item(
+        TableName=table, Key={"webhook_id": {"S": record.webhook_id}}, UpdateExpression=expression,
+        # attribute_exists: an update must never create a record for a pointer to nothing
+        ConditionExpression="attribute_exists(webhook_id) AND #s <> :processed",
+        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
+
+
+# --------------------------------------------------------------------------- step 5: report
+
+
+def report(batch: Batch, run: Invocation) -> list[str]:
+    """The messageIds to report failed, in batch order (a group's first failure comes before its later records)."""
+    failures: list[str] = []
+    for record in batch.records:
+        first = record.copy_of
+        if first is not None and first.failed:
+            batch.fail(record, first.reason or "duplicate_failed")
+        elif batch.blocked(record):
+            batch.fail(record, BLOCKED)
+        if record.failed:
+            failures.append(record.message_id)
+            _failed(record, run)
+        elif record.published:
+            obs.log("INFO", "webhook processed", outcome="processed", webhook_id=record.webhook_id,
+                    provider=record.provider, attempts=record.receive_count)
+    return failures
+
+
+def _failed(record: Record, run: Invocation) -> None:
+    run.metrics.add(Metric.FAILED, record.provider, record.reason)
+    last = record.receive_count >= run.settings.max_receive_count
+    if last and record.pointer is not None and not record.published and record.copy_of is None:
+        mark(record, "failed", run)
+    obs.log("WARNING", "record failed", outcome="failed", webhook_id=record.webhook_id or None,
+            provider=record.provider, reason=record.reason, attempts=record.receive_count, to_dlq=last)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def entry_for(record: Record, settings: Settings) -> dict[str, Any]:
+    """The record's PutEvents entry (RecordFailed when its payload cannot be read)."""
+    pointer = record.pointer
+    if pointer is None:
+        raise RecordFailed("malformed_message")
+    fields = _payload_fields(pointer, settings)
+    record.processed_at = _now_iso()
+    return event_entry(pointer.as_dict(), record.processed_at, fields, settings.event_bus_name,
+                       max_bytes=settings.put_events_max_bytes)
+
+
+def _payload_fields(pointer: Pointer, settings: Settings) -> dict[str, Any]:
+    """`{"payload": ...}` or the claim check, reading S3 only when the payload could be inlined."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    limit = settings.inline_payload_limit
+    if pointer.size is None or pointer.size > limit:
+        return dict(CLAIM_CHECK)
     try:
-        obj = aws.client("s3").get_object(Bucket=Settings.from_env().bucket_name, Key=record.pointer["s3_key"])
+        obj = aws.client("s3").get_object(Bucket=settings.bucket_name, Key=pointer.s3_key)
         data = obj["Body"].read()
     except (ClientError, BotoCoreError) as exc:
-        obs.log("ERROR", "get_object failed", webhook_id=record.webhook_id, provider=record.provider,
+        obs.log("ERROR", "get_object failed", webhook_id=pointer.webhook_id, provider=pointer.provider,
                 error=aws.error_code(exc))
-        return None
+        raise RecordFailed("payload_unreadable") from None
     return payload_fields(data, limit)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's json accepts NaN/Infinity; EventBridge does not
+
+
 def payload_fields(data: bytes, limit: int) -> dict[str, Any]:
-    """The archived bytes as the event carries them: parsed JSON, a UTF-8 string, or a claim check."""
+    """The archived bytes as the event carries them: parsed JSON, a UTF-8 string, or a claim check.
+
+    JSON nested too deep to parse (RecursionError) is a claim check rather than a string:
+    `payload` is the parsed body by contract, so a JSON provider's consumers never find a
+    string where they expect an object, and the claim check is a path they handle already.
+    """
     if len(data) > limit:
-        return {"payload_in_s3": True}
+        return dict(CLAIM_CHECK)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return {"payload_in_s3": True}
+        return dict(CLAIM_CHECK)
     try:
-        return {"payload": json.loads(text)}
+        return {"payload": json.loads(text, parse_constant=_not_json)}
+    except RecursionError:
+        return dict(CLAIM_CHECK)
     except ValueError:
         return {"payload": text}
 
 
-def build_entry(record: Record, processed_at: str, limit: int, bus: str) -> dict[str, Any] | None:
-    fields = _payload_fields(record, limit)
-    if fields is None:
-        return None
-    return event_entry(record.pointer, processed_at, fields, bus)
-
-
 def event_entry(p: Mapping[str, Any], processed_at: str, fields: Mapping[str, Any], bus: str,
-                extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The PutEvents entry for one record (ARCHITECTURE.md's event); a claim check when it would not fit.
+                extra: Mapping[str, Any] | None = None,
+                max_bytes: int = AWS_LIMITS.put_events_entry_bytes) -> dict[str, Any]:
+    """The PutEvents entry for one record (the published event of the public contract).
 
-    `fields` is `{"payload": ...}` or `{"payload_in_s3": True}`; `extra` adds detail keys (replays).
+    `fields` is `{"payload": ...}` or the claim check; `extra` adds detail keys (replays).
+    The entry becomes a claim check when it would reach `max_bytes` (EventBridge: "less
+    than" the limit) or its payload cannot be written as JSON.
     """
     detail = {
         "webhook_id": p["webhook_id"],
@@ -158,167 +415,106 @@ def event_entry(p: Mapping[str, Any], processed_at: str, fields: Mapping[str, An
         "s3_key": p["s3_key"],
         **(extra or {}),
     }
-    text = json.dumps({**detail, **fields}, separators=(",", ":"), ensure_ascii=False)
-    # EventBridge counts Time (14 bytes), Source, DetailType and Detail against the entry limit.
-    if len(text.encode("utf-8")) + len(SOURCE) + len(DETAIL_TYPE) + 14 > MAX_ENTRY_BYTES:
-        text = json.dumps({**detail, "payload_in_s3": True}, separators=(",", ":"), ensure_ascii=False)
+    entry = _entry(bus, {**detail, **fields})
+    if entry is None or put_events_entry_bytes(entry) >= max_bytes:
+        entry = _entry(bus, {**detail, **CLAIM_CHECK})
+    assert entry is not None  # the detail without a payload is flat strings
+    return entry
+
+
+def _entry(bus: str, detail: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        text = json.dumps(detail, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape: keep it escaped
+        text = json.dumps(detail, separators=(",", ":"), allow_nan=False)
+    except (RecursionError, ValueError):
+        return None
     return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": text, "EventBusName": bus}
 
 
-def put_events(entries: list[dict[str, Any]]) -> list[bool]:
-    """One PutEvents call; True per entry that EventBridge accepted."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        response = aws.client("events").put_events(Entries=entries)
-    except (ClientError, BotoCoreError) as exc:
-        obs.log("ERROR", "put_events failed", error=aws.error_code(exc), entries=len(entries))
-        return [False] * len(entries)
-    results = response.get("Entries") or []
-    return [
-        i < len(results) and bool(results[i].get("EventId")) and not results[i].get("ErrorCode")
-        for i in range(len(entries))
-    ]
+# --------------------------------------------------------------------------- PutEvents
 
 
-def _update(record: Record, status: str, processed_at: str | None) -> None:
-    names = {"#s": "status"}
-    values: dict[str, Any] = {
-        ":status": {"S": status},
-        ":processed": {"S": "processed"},
-        ":attempts": {"N": str(record.receive_count)},
-    }
-    expression = "SET #s = :status, attempts = :attempts"
-    if processed_at:
-        expression += ", processed_at = :at"
-        values[":at"] = {"S": processed_at}
-    aws.client("dynamodb").update_item(
-        TableName=Settings.from_env().table_name,
-        Key={"webhook_id": {"S": record.webhook_id}},
-        UpdateExpression=expression,
-        ConditionExpression="#s <> :processed",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+class PutEventsRequest:
+    """The entries of one PutEvents call: at most 10, their total size under `max_bytes`.
 
+    EventBridge limits the entries of a request and their total size, counted as
+    `contract.put_events_entry_bytes` does (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). An entry
+    always fits an empty request: EventBridge then judges it alone.
+    """
 
-def mark(record: Record, status: str, processed_at: str | None, attempts: int = 1) -> bool:
-    """UpdateItem with retries; True when the record is (now or already) in that state."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.items: list[Any] = []
+        self.entries: list[dict[str, Any]] = []
+        self.size = 0
 
-    for attempt in range(attempts):
-        try:
-            _update(record, status, processed_at)
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def fits(self, size: int) -> bool:
+        if not self.entries:
             return True
-        except (ClientError, BotoCoreError) as exc:
-            code = aws.error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                return True  # already processed (or the record is gone): nothing to do
-            obs.log("WARNING", f"marking {status} failed", webhook_id=record.webhook_id,
-                    provider=record.provider, error=code, attempt=attempt + 1)
-    return False
+        return len(self.entries) < AWS_LIMITS.put_events_max_entries and self.size + size < self.max_bytes
+
+    def add(self, item: Any, entry: dict[str, Any], size: int) -> None:
+        self.items.append(item)
+        self.entries.append(entry)
+        self.size += size
 
 
-# --------------------------------------------------------------------------- the batch
+def put_events_requests(items: Iterable[tuple[Any, dict[str, Any]]], max_bytes: int) -> Iterator[PutEventsRequest]:
+    """`(item, entry)` pairs, in order, packed into requests that fit (replay's chunker; process packs as it goes)."""
+    request = PutEventsRequest(max_bytes)
+    for item, entry in items:
+        size = put_events_entry_bytes(entry)
+        if not request.fits(size):
+            yield request
+            request = PutEventsRequest(max_bytes)
+        request.add(item, entry, size)
+    if request.entries:
+        yield request
 
 
-def process_batch(raw_records: list[Mapping[str, Any]], metrics: obs.Metrics) -> list[str]:
-    """Returns the messageIds to report as failed (in batch order)."""
-    records = [Record(r) for r in raw_records]
-    position = {id(r): i for i, r in enumerate(records)}
-    settings = Settings.from_env()
-    limit = settings.inline_payload_limit
-    max_receive = settings.max_receive_count
-    bus = settings.event_bus_name
-    group_failed_at: dict[str, int] = {}  # group -> position of its first failed record
-    first_of: dict[str, Record] = {}  # webhook_id -> its first record in this batch
-    copy_of: dict[int, Record] = {}  # id(later duplicate) -> first record
+def put_events(entries: list[dict[str, Any]], client: Any = None, deadline: aws.Deadline | None = None
+               ) -> list[str | None]:
+    """Send one request: per entry None when EventBridge accepted it, else its error code.
 
-    def fail(record: Record, reason: str) -> None:
-        record.ok = False
-        record.reason = record.reason or reason
-        at = position[id(record)]
-        if at < group_failed_at.get(record.group, at + 1):
-            group_failed_at[record.group] = at
+    A request refused for its total size (ValidationException, "Total size of the entries
+    in the request is over the limit.") is split in halves and each sent again, so only an
+    entry too big on its own fails. With a deadline, a call starts only while there is time
+    for it and for marking each of its entries.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    def blocked(record: Record) -> bool:
-        return group_failed_at.get(record.group, len(records)) < position[id(record)]
-
-    for record in records:
-        if record.pointer is None:
-            fail(record, "malformed_message")
-        elif record.webhook_id in first_of:  # the same delivery twice in one batch: mirrors the first
-            copy_of[id(record)] = first_of[record.webhook_id]
-        else:
-            first_of[record.webhook_id] = record
-
-    done = processed_ids(list(first_of))
-    for record in first_of.values():
-        if done is None:
-            fail(record, "status_unreadable")
-        elif record.webhook_id in done:
-            record.ok = True
-            metrics.add("already_processed", record.provider)
-
-    pending = [r for r in records if r.ok is None and id(r) not in copy_of]
-    while pending:
-        chunk: list[tuple[Record, dict[str, Any]]] = []
-        processed_at = _now_iso()
-        while pending and len(chunk) < PUT_EVENTS_CHUNK:
-            record = pending.pop(0)
-            if blocked(record):  # never publish past a failure of the same group
-                fail(record, "earlier_in_group_failed")
-                continue
-            entry = build_entry(record, processed_at, limit, bus)
-            if entry is None:
-                fail(record, "payload_unreadable")
-                continue
-            chunk.append((record, entry))
-        if not chunk:
-            continue
-        results = put_events([entry for _, entry in chunk])
-        for (record, _), accepted in zip(chunk, results):
-            if accepted:
-                record.published = True
-                metrics.add("published", record.provider)
-            else:
-                fail(record, "put_events_failed")
-        for record, _ in chunk:
-            if record.published and not mark(record, "processed", processed_at, attempts=3):
-                metrics.add("mark_processed_failed", record.provider)
-                obs.log("ERROR", "published but not marked processed", webhook_id=record.webhook_id,
-                        provider=record.provider)
-
-    failures: list[str] = []
-    for record in records:  # batch order: a group's first failure is known before its later records
-        first = copy_of.get(id(record))
-        if first is not None and first.ok is False:
-            fail(record, first.reason or "duplicate_failed")
-        elif record.ok is not False:
-            if blocked(record):
-                fail(record, "earlier_in_group_failed")
-            else:
-                record.ok = True
-        if record.ok:
-            if record.published:
-                obs.log("INFO", "webhook processed", outcome="processed", webhook_id=record.webhook_id,
-                        provider=record.provider, attempts=record.receive_count)
-            continue
-        failures.append(record.message_id)
-        metrics.add("failed", record.provider, record.reason)
-        last = record.receive_count >= max_receive
-        if last and record.pointer is not None and not record.published and first is None:
-            mark(record, "failed", None)
-        obs.log("WARNING", "record failed", outcome="failed", webhook_id=record.webhook_id or None,
-                provider=record.provider, reason=record.reason, attempts=record.receive_count,
-                to_dlq=last)
-    return failures
-
-
-def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-    metrics = obs.Metrics()
+    if deadline is not None and not deadline.allows(1 + len(entries)):
+        return ["out_of_time"] * len(entries)
     try:
-        failures = process_batch(list(event.get("Records") or []), metrics)
-    finally:
-        metrics.flush()
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+        response = (client or aws.client("events")).put_events(Entries=entries)
+    except (ClientError, BotoCoreError) as exc:
+        if len(entries) > 1 and refused_for_size(exc):
+            half = len(entries) // 2
+            return put_events(entries[:half], client, deadline) + put_events(entries[half:], client, deadline)
+        obs.log("ERROR", "put_events failed", error=aws.error_code(exc), entries=len(entries))
+        return [aws.error_code(exc)] * len(entries)
+    results = response.get("Entries") or []
+    return [_entry_error(results[i] if i < len(results) else None) for i in range(len(entries))]
+
+
+def refused_for_size(exc: BaseException) -> bool:
+    """EventBridge's answer to a request over its size limit (or a 413 from the front door)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error") or {}
+    if (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") == 413:
+        return True
+    return error.get("Code") == "ValidationException" and "size" in str(error.get("Message", "")).lower()
+
+
+def _entry_error(result: Any) -> str | None:
+    if not isinstance(result, Mapping):
+        return "no_result"
+    if result.get("EventId") and not result.get("ErrorCode"):
+        return None
+    return str(result.get("ErrorCode") or "no_result")
