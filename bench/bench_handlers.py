@@ -11,6 +11,11 @@
    own clients under moto (in-process): ingest per accepted webhook (the first
    request also reads the provider's secret; later ones hit the warm cache),
    and process per record for batches of 10.
+3. PutEvents sizing: batches of 10 records whose payloads are each under the
+   inline limit but together over EventBridge's request limit. The requests
+   process sends (entries, total size as EventBridge counts it) against the
+   baseline of the previous chunking (10 entries per request, size unbounded),
+   computed from the same entries.
 """
 from __future__ import annotations
 
@@ -124,6 +129,40 @@ def bench_calls(n: int) -> dict[str, object]:
     }
 
 
+def bench_sizing(batches: int, payload_bytes: int) -> dict[str, object]:
+    """Process `batches` batches of 10 mid-size payloads; the PutEvents requests it sends."""
+    from moto import mock_aws
+
+    import handler_harness as h
+    from handlers import aws, process, secrets
+    from handlers.contract import AWS_LIMITS, put_events_entry_bytes
+
+    requests: list[list[dict]] = []
+
+    def record(model, params, **_):
+        if model.name == "PutEvents":
+            requests.append(params["Entries"])
+
+    with mock_aws():
+        aws.reset()
+        secrets.reset()
+        pipeline = h.Pipeline()
+        os.environ.update(pipeline.env())
+        aws.client("events").meta.events.register("provide-client-params.events.PutEvents", record)
+        failed = 0
+        for b in range(batches):
+            body = json.dumps({"pad": "x" * payload_bytes}).encode()
+            batch = [pipeline.archived(body, delivery_id=f"size-{b}-{i}", group=f"g{b}") for i in range(10)]
+            failed += len(process.handler({"Records": batch}, None)["batchItemFailures"])
+    totals = [sum(put_events_entry_bytes(e) for e in r) for r in requests]
+    entries = [e for r in requests for e in r]
+    old = [sum(put_events_entry_bytes(e) for e in entries[i:i + 10]) for i in range(0, len(entries), 10)]
+    limit = AWS_LIMITS.put_events_request_bytes
+    return {"batches": batches, "payload_bytes": payload_bytes, "records": len(entries), "failed": failed,
+            "requests": len(requests), "max_request": max(totals), "limit": limit,
+            "old_requests": len(old), "old_max_request": max(old), "old_over_limit": sum(t >= limit for t in old)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=40, help="fresh interpreters per subject")
@@ -132,6 +171,7 @@ def main() -> None:
 
     imports = bench_imports(args.reps)
     calls = bench_calls(args.webhooks)
+    sizing = bench_sizing(10, 60_000)
 
     print(f"Cold import, median of {args.reps} fresh interpreters each (interleaved):\n")
     print("| subject | median ms | ratio to `import boto3` | target |")
@@ -160,6 +200,16 @@ def main() -> None:
           f"{'met' if per_record <= 2 and batch_calls.get('PutEvents', 0) <= calls['process_batches'] else 'NOT met'} |")
     print(f"\nprocess: {calls['process_total_per_record']:.2f} calls per record in total "
           f"({calls['process_batches']} receives for {n} records; FIFO groups limit batch sizes)")
+
+    z = sizing
+    print(f"\nPutEvents sizing: {z['batches']} batches of 10 records, payloads of {z['payload_bytes']:,} bytes each "
+          f"(inline limit 262,144), request limit {z['limit']:,} bytes:\n")
+    print("| chunking | PutEvents requests | largest request (bytes) | requests at or over the limit | records failed |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| baseline: 10 entries per request | {z['old_requests']} | {z['old_max_request']:,} | "
+          f"{z['old_over_limit']} (AWS refuses each whole) | {z['records'] if z['old_over_limit'] else 0} on AWS |")
+    print(f"| by size (`PutEventsRequest`) | {z['requests']} | {z['max_request']:,} | "
+          f"{int(z['max_request'] >= z['limit'])} | {z['failed']} |")
 
 
 if __name__ == "__main__":
