@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Iterable, Mapping
@@ -113,6 +114,11 @@ def reverify_headers(metadata: Mapping[str, str], item: Mapping[str, Any]) -> di
 METRIC_DIMENSION_SERVICE = "service"
 METRIC_DIMENSION_PROVIDER = "provider"
 METRIC_DIMENSION_REASON = "reason"
+# The provider dimension of a request or message that names no configured provider: one value,
+# so names nobody configured cannot multiply the metrics.
+METRIC_UNKNOWN_PROVIDER = "_unknown"
+# The reason a step was not started: the invocation's remaining time could not cover its worst case.
+OUT_OF_TIME = "out_of_time"
 
 
 class Metric:
@@ -137,6 +143,15 @@ class Metric:
 def webhook_id(provider: str, delivery_id: str) -> str:
     """The deterministic id of a delivery: the same provider delivery id, the same webhook_id."""
     return hashlib.sha256(f"{provider}\n{delivery_id}".encode("utf-8")).hexdigest()[:32]
+
+
+_WEBHOOK_ID = re.compile(r"[0-9a-f]{32}")  # what webhook_id() returns
+
+
+def is_webhook_id(value: Any) -> bool:
+    """Whether `value` has the form of `webhook_id()`: a message naming anything else is not ours
+    (and could not even be a DynamoDB key: 1-2048 bytes of UTF-8)."""
+    return isinstance(value, str) and _WEBHOOK_ID.fullmatch(value) is not None
 
 
 # --------------------------------------------------------------------------- AWS limits

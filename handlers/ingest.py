@@ -42,13 +42,13 @@ from . import observability as obs
 from . import secrets as secret_store
 from . import signatures as sig
 from .contract import (
-    AWS_LIMITS, RECORDS_INDEX_HASH_KEY, VERIFY_HEADERS_ATTRIBUTE, VERIFY_HEADERS_IN_RECORD, VERIFY_HEADERS_MARKER,
+    AWS_LIMITS, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, RECORDS_INDEX_HASH_KEY, VERIFY_HEADERS_ATTRIBUTE, VERIFY_HEADERS_IN_RECORD, VERIFY_HEADERS_MARKER,
     Pointer, Settings, archive_key, dynamodb_item_bytes, iso_timestamp, provider_day, providers_file_path,
     s3_user_metadata_bytes,
 )
 
 _JSON = {"Content-Type": "application/json"}
-_UNKNOWN = "_unknown"  # metric dimension for names that are not providers (no cardinality blow-up)
+_UNKNOWN = METRIC_UNKNOWN_PROVIDER  # metric dimension for names that are not providers
 # SQS MessageGroupId: 1-128 of alphanumerics and punctuation.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 
@@ -352,7 +352,7 @@ def record_item(delivery: Delivery, settings: Settings) -> dict[str, Any]:
 def _in_time(deadline: aws.Deadline, step: str) -> None:
     """Start a step only if its worst case ends in time: 503 now beats a Lambda timeout (a 502)."""
     if not deadline.allows(1):
-        raise StorageFailed(step, "out_of_time")
+        raise StorageFailed(step, OUT_OF_TIME)
 
 
 def put_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> str:
@@ -437,7 +437,7 @@ def mark_queued(delivery: Delivery, settings: Settings, deadline: aws.Deadline) 
     enqueued all the same, and the processor moves the record on from `received` itself."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    error = "out_of_time"
+    error = OUT_OF_TIME
     if deadline.allows(1):
         try:
             aws.client("dynamodb").update_item(

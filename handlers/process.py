@@ -5,8 +5,9 @@ records in batch order. `Batch` holds the records and the FIFO rule (the model
 is Powertools' `SqsFifoPartialProcessor`): once a record fails, every later
 record of its message group is reported failed.
 
-1. Read (`Batch`): each message body is a pointer (`contract.Pointer`); one
-   that is not fails alone. A delivery that appears twice mirrors its first copy.
+1. Read (`Batch`): each message body is a pointer (`contract.Pointer`) to a
+   `contract.webhook_id`; one that is not fails alone. A delivery that appears
+   twice mirrors its first copy.
 2. Skip what is done (`skip_processed`): one DynamoDB BatchGetItem
    (ConsistentRead) over the distinct webhook_ids. Records already `processed`
    publish nothing and succeed (a redelivery); a pointer without a record fails.
@@ -49,14 +50,14 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import aws
 from . import observability as obs
 from .contract import (
-    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, Metric, Pointer, Settings, iso_timestamp, put_events_entry_bytes,
+    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, Metric, Pointer, Settings,
+    is_webhook_id, iso_timestamp, put_events_entry_bytes,
 )
 
 SOURCE = EVENT_SOURCE
 DETAIL_TYPE = EVENT_DETAIL_TYPE
 CLAIM_CHECK = {"payload_in_s3": True}
 BLOCKED = "earlier_in_group_failed"
-_UNKNOWN = "_unknown"  # metric dimension when a message names no provider
 
 
 def _now_iso() -> str:
@@ -105,7 +106,7 @@ class Record:
 
     @property
     def provider(self) -> str:
-        return self.pointer.provider if self.pointer else _UNKNOWN
+        return self.pointer.provider if self.pointer else METRIC_UNKNOWN_PROVIDER
 
 
 def _receive_count(value: Any) -> int:
@@ -124,7 +125,7 @@ class Batch:
         self._first_failure: dict[str, int] = {}  # message group -> index of its first failed record
         first: dict[str, Record] = {}
         for record in self.records:
-            if record.pointer is None:
+            if record.pointer is None or not is_webhook_id(record.pointer.webhook_id):
                 self.fail(record, "malformed_message")
             elif record.webhook_id in first:
                 record.copy_of = first[record.webhook_id]
@@ -242,7 +243,7 @@ def prepare(batch: Batch, record: Record, queued: int, run: Invocation) -> tuple
         batch.fail(record, BLOCKED)
         return None
     if not run.deadline.allows(queued + 3):  # its GetObject, the PutEvents, a mark for each entry
-        batch.fail(record, "out_of_time")
+        batch.fail(record, OUT_OF_TIME)
         return None
     try:
         entry = entry_for(record, run.settings)
@@ -267,6 +268,8 @@ def send(batch: Batch, request: "PutEventsRequest", run: Invocation) -> None:
         if error is None:
             record.published = True
             run.metrics.add(Metric.PUBLISHED, record.provider)
+        elif error == OUT_OF_TIME:  # not sent: no time left to publish and mark it
+            batch.fail(record, OUT_OF_TIME)
         else:
             batch.fail(record, "put_events_failed")
             run.metrics.add(Metric.PUBLISH_FAILED, record.provider, error)
@@ -440,8 +443,9 @@ class PutEventsRequest:
     """The entries of one PutEvents call: at most 10, their total size under `max_bytes`.
 
     EventBridge limits the entries of a request and their total size, counted as
-    `contract.put_events_entry_bytes` does (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html,
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html). An entry
+    `contract.put_events_entry_bytes` does:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html. An entry
     always fits an empty request: EventBridge then judges it alone.
     """
 
@@ -490,7 +494,7 @@ def put_events(entries: list[dict[str, Any]], client: Any = None, deadline: aws.
     from botocore.exceptions import BotoCoreError, ClientError
 
     if deadline is not None and not deadline.allows(1 + len(entries)):
-        return ["out_of_time"] * len(entries)
+        return [OUT_OF_TIME] * len(entries)
     try:
         response = (client or aws.client("events")).put_events(Entries=entries)
     except (ClientError, BotoCoreError) as exc:

@@ -28,7 +28,7 @@ def wid_of(record: dict) -> str:
 
 
 def test_batch_fails_a_record_and_blocks_only_the_later_records_of_its_group():
-    raw = [sqs_record(json.dumps({"webhook_id": f"w{i}", "provider": "p", "s3_key": "k"}), message_id=f"m{i}",
+    raw = [sqs_record(json.dumps({"webhook_id": f"{i:032x}", "provider": "p", "s3_key": "k"}), message_id=f"m{i}",
                       group=g) for i, g in enumerate("ABAAB")]
     batch = process.Batch(raw)
     a0, b1, a2, a3, b4 = batch.records
@@ -104,12 +104,22 @@ def test_a_bug_in_one_records_work_fails_that_record_alone(pipeline, monkeypatch
 
 def test_a_pointer_to_no_record_fails_and_creates_nothing(pipeline):
     # size over the inline limit: the old code published it as a claim check without reading S3
-    ghost = sqs_record(json.dumps({"webhook_id": "ghost", "provider": "acme", "s3_key": "acme/x",
+    nobody = "f" * 32
+    ghost = sqs_record(json.dumps({"webhook_id": nobody, "provider": "acme", "s3_key": "acme/x",
                                    "size": 10_000_000}), message_id="ghost", receive_count=3)
     real = pipeline.archived(b"{}", delivery_id="real", group="other")
     assert run([ghost, real]) == ["ghost"]
     assert set(published(pipeline)) == {wid_of(real)}
-    assert pipeline.item("ghost") is None  # not even on its last receive (marking `failed`)
+    assert pipeline.item(nobody) is None  # not even on its last receive (marking `failed`)
+
+
+@pytest.mark.parametrize("webhook_id", ["x" * 3000, "\ud800" * 16, "F" * 32, "ghost"])
+def test_a_pointer_to_something_that_is_not_a_webhook_id_fails_alone(pipeline, webhook_id):
+    # A key DynamoDB would refuse must not fail the batch's one BatchGetItem for everyone
+    bad = sqs_record('{"webhook_id": "%s", "provider": "acme", "s3_key": "k"}' % webhook_id, message_id="bad")
+    real = pipeline.archived(b"{}", delivery_id="fine", group="other")
+    assert run([bad, real]) == ["bad"]
+    assert set(published(pipeline)) == {wid_of(real)}
 
 
 def test_a_failed_record_redriven_from_the_dlq_is_published(pipeline):
@@ -137,3 +147,24 @@ def test_without_time_for_a_record_nothing_is_published_and_the_records_are_retr
     assert pipeline.published() == []
     assert run(records, Context(60_000)) == []  # the redelivery, with time, publishes them
     assert len(published(pipeline)) == 3
+
+
+class Dwindling:
+    """Time for the first check, none for the next ones."""
+
+    def __init__(self):
+        self.checks = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.checks += 1
+        return 60_000 if self.checks == 1 else 100
+
+
+def test_no_time_left_for_the_request_leaves_the_record_unpublished_and_retried(pipeline, faults, capsys):
+    record = pipeline.archived(b'{"n": 1}', delivery_id="late")
+    faults.calls.clear()
+    assert run([record], Dwindling()) == [record["messageId"]]
+    assert "GetObject" in faults.calls and "PutEvents" not in faults.calls
+    assert pipeline.item(wid_of(record))["status"] == "queued"
+    out = capsys.readouterr().out
+    assert '"reason":"out_of_time"' in out and "publish_failed" not in out  # EventBridge refused nothing

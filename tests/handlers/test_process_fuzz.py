@@ -37,10 +37,18 @@ pointer_like = st.fixed_dictionaries(
     {"webhook_id": st.text(max_size=40), "provider": st.text(max_size=10), "s3_key": st.text(max_size=20)},
     optional={"size": st.integers(-5, 10_000_000) | st.text(max_size=5), "delivery_id": json_values},
 ).map(json.dumps)
+ours_in_form = st.fixed_dictionaries(  # the form of a webhook_id, but no such record
+    {"webhook_id": st.text("0123456789abcdef", min_size=32, max_size=32), "provider": st.text(min_size=1),
+     "s3_key": st.text(min_size=1)},
+    optional={"size": st.integers(0, 10_000_000)},
+).map(json.dumps)
 invalid_bodies = st.one_of(
     st.text(max_size=200),
     json_values.map(json.dumps),
     pointer_like,
+    ours_in_form,
+    st.sampled_from(["x" * 3000, "\\ud800" * 16]).map(
+        lambda key: '{"webhook_id": "%s", "provider": "p", "s3_key": "k"}' % key),
     st.integers(1, 200_000).map(lambda n: "[" * n + "]" * n),
     st.integers(1, 200_000).map(lambda n: '{"webhook_id": ' * n),
 )
