@@ -98,7 +98,7 @@ def expected_failures(records: list[dict], invalid: set[str]) -> list[str]:
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_process_fails_exactly_the_invalid_records_and_their_followers(pipeline, data):
