@@ -17,8 +17,6 @@ from .schema import (
     BACKEND_TYPES,
     COMMON_PROVIDER_KEYS,
     ORDERING_KEYWORDS,
-    SCHEME_OPTIONS,
-    SCHEMES,
     Backend,
     Config,
     Environment,
@@ -148,10 +146,10 @@ def _providers(p: _Problems, raw: Any) -> dict[str, Provider]:
             p.add(where, "must be a table")
             continue
         scheme = table.get("scheme")
-        if scheme not in SCHEMES:
-            p.add(f"{where}.scheme", f"must be one of: {', '.join(SCHEMES)}")
+        if not isinstance(scheme, str) or scheme not in _schemes.REGISTRY:
+            p.add(f"{where}.scheme", f"must be one of: {', '.join(_schemes.REGISTRY)}")
             continue
-        _unknown(p, f"{where}.", table, COMMON_PROVIDER_KEYS | SCHEME_OPTIONS[scheme])
+        _unknown(p, f"{where}.", table, COMMON_PROVIDER_KEYS | _schemes.get(scheme).option_names)
         ordering = table.get("ordering_key", "provider")
         if not isinstance(ordering, str) or not (
             ordering in ORDERING_KEYWORDS or re.match(r"^payload:[A-Za-z0-9_.-]+$", ordering)

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from handlers import schemes as _schemes
 
 # Signature schemes and their options come from the scheme registry (standard library
-# only, the same entries ingest verifies with and `send` signs with).
+# only: the same entries ingest verifies with and `send` signs with; the loader reads it).
 SCHEMES = _schemes.SCHEMES
 
 # Options each scheme accepts besides the common ones (COMMON_PROVIDER_KEYS).

@@ -318,11 +318,11 @@ def body_delivery_id(body: bytes) -> str:
 
 
 def clean_delivery_id(value: Any, body: bytes) -> str:
-    """The provider's id if it is usable text, a hash of it if too long, else the body's hash."""
-    if not isinstance(value, str) or not value:
+    """The provider's id; a hash of it when too long; the body's hash when there is none or it is not text."""
+    if not isinstance(value, str) or not value or not _encodable(value):
         return body_delivery_id(body)
-    if len(value) > MAX_ID_CHARS or not _encodable(value):
-        return body_delivery_id(utf8(value))
+    if len(value) > MAX_ID_CHARS:
+        return body_delivery_id(value.encode("utf-8"))
     return value
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from typing import Any, Mapping
 
@@ -82,7 +81,7 @@ def _shopify_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
 
 
 def _shopify_sample() -> Sample:
-    doc = {"id": int(time.time()), "email": "demo@example.com", "total_price": "10.00", "currency": "USD"}
+    doc = {"id": uuid.uuid4().int % 10**13, "email": "demo@example.com", "total_price": "10.00", "currency": "USD"}
     return Sample(json.dumps(doc).encode(), "application/json", "orders/create")
 
 

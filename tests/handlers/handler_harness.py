@@ -16,6 +16,8 @@ import boto3
 
 from config import load
 from handlers import aws, ingest, process, signatures
+from handlers.contract import REPLY_HEADER
+from handlers.schemes.url_signed import TWIML_EMPTY
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
@@ -88,6 +90,9 @@ def signed_event(provider: str, body: bytes | str, *, secret: str | None = None,
 
 
 def reply(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if response["headers"]["Content-Type"] == "text/xml":  # Twilio's TwiML: the JSON rides in a header
+        assert response["body"] == TWIML_EMPTY
+        return response["statusCode"], json.loads(response["headers"][REPLY_HEADER])
     assert response["headers"]["Content-Type"] == "application/json"
     return response["statusCode"], json.loads(response["body"])
 
