@@ -271,7 +271,8 @@ def secrets():
 @env_option
 @click.option("--keep-previous", is_flag=True, help="Keep the current secret active too (rotation).")
 def secrets_set(provider, env_name, config_path, keep_previous):
-    """Read PROVIDER's signing secret from stdin and store it; in effect for the next request."""
+    """Read PROVIDER's signing secret from stdin (one line, kept exactly: spaces included, only the
+    line end dropped) and store it; in effect for the next request."""
     from .operations import secret_line, set_secret
 
     value = secret_line(click.get_text_stream("stdin").read())

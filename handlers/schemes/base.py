@@ -294,6 +294,20 @@ def sized(decoded: bytes | None, digest: str = "sha256") -> bytes | None:
     return None
 
 
+def one_signature(h: Headers, name: str, decode: Callable[[str], bytes | None], shape: str,
+                  digest: str = "sha256") -> Signed:
+    """A scheme's one signature header: present (else 400 missing), decoding to a MAC of the digest's size."""
+    decoded = sized(decode(h.require(name)), digest)
+    if decoded is None:
+        raise MalformedHeader(f"{name} is {shape}")
+    return Signed(signatures=(decoded,), digest=digest)
+
+
+def prefixed(prefix: str, decode: Callable[[str], bytes | None]) -> Callable[[str], bytes | None]:
+    """A decoder for `<prefix><encoded>` values (GitHub's `sha256=<hex>`)."""
+    return lambda value: decode(value[len(prefix):]) if value.startswith(prefix) else None
+
+
 def json_doc(body: bytes) -> Any:
     """The parsed body, or None: not JSON, or nested too deep to parse (then opaque bytes)."""
     try:

@@ -12,13 +12,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import uuid
 from typing import Any, Mapping
 
 from .base import (
-    Headers, MalformedHeader, Option, Outgoing, Sample, Scheme, Signed, b64decode, hexdecode, is_header_name,
-    sized, unix_timestamp,
+    Headers, Option, Outgoing, Sample, Scheme, Signed, b64decode, hexdecode, is_header_name, one_signature,
+    prefixed, unix_timestamp,
 )
 
 
@@ -39,14 +40,6 @@ def _header_ids(id_header: str | None, type_header: str | None):
 # --------------------------------------------------------------------------- github
 
 
-def _github_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    algo, sep, hexsig = h.require("x-hub-signature-256").partition("=")
-    decoded = sized(hexdecode(hexsig)) if sep and algo == "sha256" else None
-    if decoded is None:
-        raise MalformedHeader("X-Hub-Signature-256 is sha256=<hex>")
-    return Signed(signatures=(decoded,))
-
-
 def _github_sample() -> Sample:
     hexid = uuid.uuid4().hex
     doc = {"ref": "refs/heads/main", "after": hexid[:40], "repository": {"full_name": "acme/shop"},
@@ -57,7 +50,7 @@ def _github_sample() -> Sample:
 GITHUB = Scheme(
     name="github",
     headers=("x-hub-signature-256", "x-github-delivery", "x-github-event"),
-    parse=_github_parse,
+    parse=lambda h, options: one_signature(h, "X-Hub-Signature-256", prefixed("sha256=", hexdecode), "sha256=<hex>"),
     message=_body_only,
     render=lambda signed, options, out: {
         "X-Hub-Signature-256": "sha256=" + signed.signatures[0].hex(),
@@ -73,13 +66,6 @@ GITHUB = Scheme(
 # --------------------------------------------------------------------------- shopify
 
 
-def _shopify_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    decoded = sized(b64decode(h.require("x-shopify-hmac-sha256")))
-    if decoded is None:
-        raise MalformedHeader("X-Shopify-Hmac-Sha256 is base64 of 32 bytes")
-    return Signed(signatures=(decoded,))
-
-
 def _shopify_sample() -> Sample:
     doc = {"id": uuid.uuid4().int % 10**13, "email": "demo@example.com", "total_price": "10.00", "currency": "USD"}
     return Sample(json.dumps(doc).encode(), "application/json", "orders/create")
@@ -88,7 +74,7 @@ def _shopify_sample() -> Sample:
 SHOPIFY = Scheme(
     name="shopify",
     headers=("x-shopify-hmac-sha256", "x-shopify-webhook-id", "x-shopify-topic"),
-    parse=_shopify_parse,
+    parse=lambda h, options: one_signature(h, "X-Shopify-Hmac-Sha256", b64decode, "base64 of 32 bytes"),
     message=_body_only,
     render=lambda signed, options, out: {
         "X-Shopify-Hmac-Sha256": base64.b64encode(signed.signatures[0]).decode(),
@@ -108,17 +94,12 @@ _HEADER = "a header name (letters, digits and '-')"
 
 
 def _generic_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    name = options.get("header") or _DEFAULT_HEADER
-    value = h.require(name)
+    encoding = "base64" if options.get("encoding") == "base64" else "hex"
     prefix = options.get("prefix") or ""
-    if not value.startswith(prefix):
-        raise MalformedHeader(f"{name} must start with its prefix")
-    value = value[len(prefix):]
-    decoded = sized(b64decode(value) if options.get("encoding") == "base64" else hexdecode(value))
-    if decoded is None:
-        raise MalformedHeader(f"{name} is not an encoded HMAC-SHA256")
+    decode = prefixed(prefix, b64decode if encoding == "base64" else hexdecode)
+    signed = one_signature(h, options.get("header") or _DEFAULT_HEADER, decode, f"{prefix}<{encoding} of 32 bytes>")
     ts_header = options.get("timestamp_header")
-    return Signed(signatures=(decoded,), timestamp=unix_timestamp(h.require(ts_header)) if ts_header else None)
+    return dataclasses.replace(signed, timestamp=unix_timestamp(h.require(ts_header)) if ts_header else None)
 
 
 def _generic_message(signed: Signed, content: bytes, url: str | None) -> bytes:

@@ -38,8 +38,24 @@ def parse_items(header: str, separator: str, ts_name: str, sig_name: str, label:
     return Signed(signatures=tuple(signatures), timestamp=ts)
 
 
-def _stamp(now: int, delivery_id: str | None, options: Mapping[str, Any]) -> Signed:
-    return Signed(timestamp=now)
+def items_scheme(name: str, header: str, separator: str, ts_name: str, sig_name: str, signed_separator: bytes,
+                 identify, sample) -> Scheme:
+    """A scheme of this family: `<header>: <ts_name>=<ts><separator><sig_name>=<hex>...` over
+    `<ts><signed_separator><body>`."""
+    def render(signed: Signed, options: Mapping[str, Any], out: Outgoing) -> dict[str, str]:
+        sigs = separator.join(f"{sig_name}={s.hex()}" for s in signed.signatures)
+        return {header: f"{ts_name}={signed.timestamp}{separator}{sigs}"}
+
+    return Scheme(
+        name=name,
+        headers=(header.lower(),),
+        parse=lambda h, options: parse_items(h.require(header), separator, ts_name, sig_name, header),
+        message=lambda signed, content, url: b"%d" % signed.timestamp + signed_separator + content,
+        render=render,
+        stamp=lambda now, delivery_id, options: Signed(timestamp=now),
+        identify=identify,
+        sample=sample,
+    )
 
 
 def _iso(now: int) -> str:
@@ -62,17 +78,7 @@ def _stripe_sample() -> Sample:
     return Sample(json.dumps(doc).encode(), "application/json")
 
 
-STRIPE = Scheme(
-    name="stripe",
-    headers=("stripe-signature",),
-    parse=lambda h, options: parse_items(h.require("stripe-signature"), ",", "t", "v1", "Stripe-Signature"),
-    message=lambda signed, content, url: b"%d." % signed.timestamp + content,
-    render=lambda signed, options, out: {
-        "Stripe-Signature": f"t={signed.timestamp}," + ",".join("v1=" + s.hex() for s in signed.signatures)},
-    stamp=_stamp,
-    identify=_stripe_identify,
-    sample=_stripe_sample,
-)
+STRIPE = items_scheme("stripe", "Stripe-Signature", ",", "t", "v1", b".", _stripe_identify, _stripe_sample)
 
 
 # --------------------------------------------------------------------------- paddle
@@ -90,14 +96,4 @@ def _paddle_sample() -> Sample:
     return Sample(json.dumps(doc).encode(), "application/json")
 
 
-PADDLE = Scheme(
-    name="paddle",
-    headers=("paddle-signature",),
-    parse=lambda h, options: parse_items(h.require("paddle-signature"), ";", "ts", "h1", "Paddle-Signature"),
-    message=lambda signed, content, url: b"%d:" % signed.timestamp + content,
-    render=lambda signed, options, out: {
-        "Paddle-Signature": f"ts={signed.timestamp};" + ";".join("h1=" + s.hex() for s in signed.signatures)},
-    stamp=_stamp,
-    identify=_paddle_identify,
-    sample=_paddle_sample,
-)
+PADDLE = items_scheme("paddle", "Paddle-Signature", ";", "ts", "h1", b":", _paddle_identify, _paddle_sample)

@@ -26,8 +26,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..contract import REPLY_HEADER
 from .base import (
-    MAX_FORM_FIELDS, Headers, InvalidSignature, MalformedBody, MalformedHeader, Option, Outgoing, Response,
-    Sample, Scheme, Signed, b64decode, is_https_url, json_doc, json_response, sized, str_field, utf8,
+    MAX_FORM_FIELDS, Headers, InvalidSignature, MalformedBody, MalformedHeader, Option, Response,
+    Sample, Scheme, Signed, b64decode, is_https_url, json_doc, json_response, one_signature, str_field, utf8,
 )
 
 _FORM = "application/x-www-form-urlencoded"
@@ -83,11 +83,7 @@ def _twilio_digest(h: Headers) -> str:
 
 
 def _twilio_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    digest = _twilio_digest(h)
-    decoded = sized(b64decode(h.require("x-twilio-signature")), digest)
-    if decoded is None:
-        raise MalformedHeader("X-Twilio-Signature is base64 of an HMAC")
-    return Signed(signatures=(decoded,), digest=digest)
+    return one_signature(h, "X-Twilio-Signature", b64decode, "base64 of an HMAC", _twilio_digest(h))
 
 
 def _rebase(base: str, urls: Sequence[str]) -> list[str]:
@@ -196,13 +192,6 @@ TWILIO = Scheme(
 # --------------------------------------------------------------------------- square
 
 
-def _square_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    decoded = sized(b64decode(h.require("x-square-hmacsha256-signature")))
-    if decoded is None:
-        raise MalformedHeader("x-square-hmacsha256-signature is base64 of 32 bytes")
-    return Signed(signatures=(decoded,))
-
-
 def _square_identify(body: bytes, headers: Headers, signed: Signed, options: Mapping[str, Any]):
     doc = json_doc(body)
     return str_field(doc, "event_id"), str_field(doc, "type")
@@ -219,7 +208,8 @@ def _square_sample() -> Sample:
 SQUARE = Scheme(
     name="square",
     headers=("x-square-hmacsha256-signature",),
-    parse=_square_parse,
+    parse=lambda h, options: one_signature(
+        h, "x-square-hmacsha256-signature", b64decode, "base64 of 32 bytes"),
     message=_signs_url,
     render=lambda signed, options, out: {
         "x-square-hmacsha256-signature": base64.b64encode(signed.signatures[0]).decode()},
