@@ -158,12 +158,15 @@ def parse_request(event: Mapping[str, Any]) -> Request:
             body = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise Reject(400, "malformed_body", "body is not valid base64") from None
+    elif isinstance(raw, (bytes, bytearray)):
+        body = bytes(raw)
     else:
         try:
-            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-        except (UnicodeEncodeError, TypeError, ValueError):
+            body = raw.encode("utf-8")
+        except (AttributeError, UnicodeEncodeError):  # not text, or a lone surrogate
             raise Reject(400, "malformed_body", "body is not valid UTF-8") from None
     path_provider = (event.get("pathParameters") or {}).get("provider")
+    path_provider = path_provider if isinstance(path_provider, str) else None
     resource = event.get("resource") or event.get("path") or ""
     method = str(event.get("httpMethod") or "POST").upper()
     return Request(headers, body, path_provider, resource, event, method)
