@@ -435,3 +435,11 @@ def test_signed_deep_json_is_stored_as_opaque_bytes(pipeline, provider):
     assert item["status"] == "queued"
     if provider not in ("github", "shopify", "acme"):  # those carry the type in a header
         assert "event_type" not in item
+
+
+def test_events_api_gateway_never_sends_are_4xx_not_crashes(pipeline):
+    event = signed_event("stripe", BODY)
+    assert pipeline.post(event | {"body": 12345})[0] == 400  # bytes(12345) would be 12 kB of zeros
+    assert pipeline.post(event | {"body": "\ud800"})[0] == 400
+    assert pipeline.post(event | {"pathParameters": {"provider": ["stripe"]}})[0] == 404
+    _rejected_nothing_stored(pipeline)
