@@ -54,7 +54,8 @@ def test_slack_url_verification_gets_its_challenge_on_the_wire(pipeline, api):
 def test_twilio_gets_twiml_on_the_wire(pipeline, api):
     body = b"MessageSid=SM42&SmsStatus=received&Body=hello+there"
     url = f"http://127.0.0.1:{api.port}/local/webhooks/twilio"
-    status, headers, answer = _post(api, "/local/webhooks/twilio", body, sign("twilio", body, SECRETS["twilio"], url=url))
+    signed = sign("twilio", body, SECRETS["twilio"], url=url)
+    status, headers, answer = _post(api, "/local/webhooks/twilio", body, signed)
     assert (status, headers["Content-Type"]) == (202, "text/xml")
     assert answer == b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
     assert pipeline.item(json.loads(headers[REPLY_HEADER])["webhook_id"])["status"] == "queued"
@@ -64,7 +65,7 @@ def test_twilio_gets_twiml_on_the_wire(pipeline, api):
 def test_a_malformed_host_on_the_wire_is_400(pipeline, api, host):
     body = b"MessageSid=SM43"
     url = f"http://127.0.0.1:{api.port}/local/webhooks/twilio"
-    status, headers, answer = _post(api, "/local/webhooks/twilio", body, sign("twilio", body, SECRETS["twilio"], url=url),
-                                    host=host)
+    signed = sign("twilio", body, SECRETS["twilio"], url=url)
+    status, headers, answer = _post(api, "/local/webhooks/twilio", body, signed, host=host)
     assert (status, json.loads(answer)["error"]) == (400, "malformed_host")
     _nothing_stored(pipeline)

@@ -385,7 +385,8 @@ TIMESTAMP_IN = {
 
 
 @pytest.mark.parametrize("case", sorted(TIMESTAMPED))
-@pytest.mark.parametrize("value", ["²", "¹²³", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", "17e8", "-1", " "])
+@pytest.mark.parametrize("value", ["²", "¹²³", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", "17e8", "-1",
+                                   " "])
 def test_timestamps_are_ascii_digits_only(case, value):
     # `²` and `¹²³` pass str.isdigit() and fail int(); fullwidth and Arabic-Indic digits pass both.
     body, headers = _signed(case, now=1_700_000_000)
@@ -445,7 +446,8 @@ def test_ids_that_are_not_text_or_too_long_never_reach_the_records():
     assert S.webhook_id("stripe", v.delivery_id)
 
 
-@pytest.mark.parametrize("header", ["t=1700000000,v1=00", "t=1700000000,v1=" + "ab" * 31, "t=1700000000,v1=" + "ab" * 33])
+@pytest.mark.parametrize("header", ["t=1700000000,v1=00", "t=1700000000,v1=" + "ab" * 31,
+                                    "t=1700000000,v1=" + "ab" * 33])
 def test_a_signature_of_the_wrong_length_is_malformed(header):
     # It can never match: 400 before any MAC is computed.
     with pytest.raises(S.MalformedHeader):
