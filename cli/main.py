@@ -271,10 +271,11 @@ def secrets():
 @env_option
 @click.option("--keep-previous", is_flag=True, help="Keep the current secret active too (rotation).")
 def secrets_set(provider, env_name, config_path, keep_previous):
-    """Read PROVIDER's signing secret from stdin and store it; in effect for the next request."""
-    from .operations import set_secret
+    """Read PROVIDER's signing secret from stdin (one line, kept exactly: spaces included, only the
+    line end dropped) and store it; in effect for the next request."""
+    from .operations import secret_line, set_secret
 
-    value = click.get_text_stream("stdin").read().strip()
+    value = secret_line(click.get_text_stream("stdin").read())
     set_secret(_workspace(config_path, env_name), provider, value, keep_previous=keep_previous, log=_progress)
 
 

@@ -5,8 +5,9 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
+
+from handlers.contract import REPLY_HEADER
 
 from .errors import WebhookctlError
 from .operations import read_secrets, require_provider
@@ -15,33 +16,10 @@ from .workspace import Workspace
 
 def sample_payload(scheme: str) -> tuple[bytes, str, str | None]:
     """A realistic body for the scheme with fresh ids: (body, content type, event type for headers)."""
-    now = int(time.time())
-    hexid = uuid.uuid4().hex
-    if scheme == "twilio":
-        form = (f"AccountSid=AC{hexid}&MessageSid=SM{hexid}&From=%2B15005550006&To=%2B15005550001"
-                f"&Body=Hello+from+webhookctl&SmsStatus=received")
-        return form.encode(), "application/x-www-form-urlencoded", None
-    bodies = {
-        "stripe": {"id": f"evt_{hexid}", "object": "event", "type": "payment_intent.succeeded", "created": now,
-                   "data": {"object": {"id": f"pi_{hexid[:16]}", "object": "payment_intent", "amount": 2000,
-                                       "currency": "usd", "customer": "cus_demo"}}},
-        "github": {"ref": "refs/heads/main", "after": hexid[:40], "repository": {"full_name": "acme/shop"},
-                   "head_commit": {"id": hexid[:40], "message": "Hello from webhookctl"}},
-        "shopify": {"id": now, "email": "demo@example.com", "total_price": "10.00", "currency": "USD"},
-        "slack": {"token": "demo", "team_id": "T0DEMO", "type": "event_callback", "event_id": f"Ev{hexid[:10].upper()}",
-                  "event_time": now, "event": {"type": "app_mention", "text": "hello from webhookctl"}},
-        "standard": {"type": "invoice.paid", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-                     "data": {"invoice_id": f"in_{hexid[:12]}", "amount": 4200}},
-        "paddle": {"event_id": f"evt_{hexid}", "event_type": "transaction.completed",
-                   "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-                   "data": {"id": f"txn_{hexid[:12]}", "status": "completed"}},
-        "square": {"merchant_id": "MDEMO", "type": "payment.updated", "event_id": str(uuid.uuid4()),
-                   "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-                   "data": {"type": "payment", "id": hexid[:12], "object": {"payment": {"status": "COMPLETED"}}}},
-        "hmac-sha256": {"id": hexid, "type": "order.created", "data": {"order_id": hexid[:8], "total": 42}},
-    }
-    event_types = {"github": "push", "shopify": "orders/create", "hmac-sha256": "order.created"}
-    return json.dumps(bodies[scheme]).encode(), "application/json", event_types.get(scheme)
+    from handlers.schemes import get
+
+    sample = get(scheme).sample()
+    return sample.body, sample.content_type, sample.event_type
 
 
 def dev_server_file(ws: Workspace) -> Path:
@@ -67,41 +45,59 @@ def base_url(ws: Workspace, override: str | None) -> str:
 
 def send(ws: Workspace, provider: str, *, file: Path | None, url: str | None, secret: str | None,
          timeout: float = 30.0) -> dict:
-    from handlers.signatures import sign, twilio_json_url
+    from handlers.schemes import get, sign
 
     config = require_provider(ws, provider)
+    scheme = get(config.scheme)
     if file is not None:
         body = file.read_bytes()
         content_type = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "application/x-www-form-urlencoded"
         event_type = None
     else:
         body, content_type, event_type = sample_payload(config.scheme)
-    if secret is None:
-        active = read_secrets(ws, provider)
-        if not active:
-            raise WebhookctlError(
-                f"no secret set for {provider} in '{ws.env.name}': `webhookctl secrets set {provider} --env {ws.env.name}`"
-            )
-        secret = active[0]
-    target = f"{base_url(ws, url)}/webhooks/{provider}"
-    signed_url = config.options.get("public_url") or config.options.get("notification_url") or target
-    if config.scheme == "twilio" and content_type == "application/json":
-        signed_url = twilio_json_url(signed_url, body)
-        target = twilio_json_url(target, body)
+    target = scheme.post_url(f"{base_url(ws, url)}/webhooks/{provider}", body, content_type)
     headers = {"Content-Type": content_type, "User-Agent": "webhookctl-send/0.1"}
-    headers.update(sign(config.scheme, body, secret, dict(config.options), url=signed_url, event_type=event_type))
-    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
+    headers.update(sign(config.scheme, body, secret or _active_secret(ws, provider), dict(config.options),
+                        url=target, event_type=event_type))
     started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            status, text = resp.status, resp.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError) as exc:
-        raise WebhookctlError(f"could not reach {target}: {getattr(exc, 'reason', exc)}") from None
-    try:
-        response = json.loads(text)
-    except ValueError:
-        response = {"raw": text}
+    status, response = _post(target, body, headers, timeout)
     return {"provider": provider, "url": target, "status": status, "response": response,
             "milliseconds": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _active_secret(ws: Workspace, provider: str) -> str:
+    active = read_secrets(ws, provider)
+    if not active:
+        raise WebhookctlError(
+            f"no secret set for {provider} in '{ws.env.name}': `webhookctl secrets set {provider} --env {ws.env.name}`"
+        )
+    return active[0]
+
+
+def _post(target: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict]:
+    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            status, text, reply = resp.status, resp.read().decode("utf-8", "replace"), resp.headers.get(REPLY_HEADER)
+    except urllib.error.HTTPError as exc:
+        status, text, reply = exc.code, exc.read().decode("utf-8", "replace"), exc.headers.get(REPLY_HEADER)
+    except (urllib.error.URLError, OSError) as exc:
+        raise WebhookctlError(f"could not reach {target}: {getattr(exc, 'reason', exc)}") from None
+    return status, _document(text, reply)
+
+
+def _document(text: str, reply_header: str | None) -> dict:
+    """Ingest's JSON answer: the body, or the reply header when the provider's format is not JSON (TwiML)."""
+    body = _json_object(text)
+    if body is not None:
+        return body
+    reply = _json_object(reply_header)
+    return {**reply, "raw": text} if reply is not None else {"raw": text}
+
+
+def _json_object(text: str | None) -> dict | None:
+    try:
+        doc = json.loads(text or "")
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None

@@ -10,14 +10,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from handlers import schemes as _schemes
 from handlers.contract import EVENT_SOURCE
 
 from .schema import (
     BACKEND_TYPES,
     COMMON_PROVIDER_KEYS,
     ORDERING_KEYWORDS,
-    SCHEME_OPTIONS,
-    SCHEMES,
     Backend,
     Config,
     Environment,
@@ -147,22 +146,17 @@ def _providers(p: _Problems, raw: Any) -> dict[str, Provider]:
             p.add(where, "must be a table")
             continue
         scheme = table.get("scheme")
-        if scheme not in SCHEMES:
-            p.add(f"{where}.scheme", f"must be one of: {', '.join(SCHEMES)}")
+        if not isinstance(scheme, str) or scheme not in _schemes.REGISTRY:
+            p.add(f"{where}.scheme", f"must be one of: {', '.join(_schemes.REGISTRY)}")
             continue
-        _unknown(p, f"{where}.", table, COMMON_PROVIDER_KEYS | SCHEME_OPTIONS[scheme])
+        _unknown(p, f"{where}.", table, COMMON_PROVIDER_KEYS | _schemes.get(scheme).option_names)
         ordering = table.get("ordering_key", "provider")
         if not isinstance(ordering, str) or not (
             ordering in ORDERING_KEYWORDS or re.match(r"^payload:[A-Za-z0-9_.-]+$", ordering)
         ):
             p.add(f"{where}.ordering_key", "must be provider, webhook, event_type or payload:<dotted.path>")
         tolerance = _int(p, f"{where}.tolerance_seconds", table.get("tolerance_seconds", 300), 1, 86_400)
-        options = {k: v for k, v in table.items() if k not in COMMON_PROVIDER_KEYS}
-        if scheme == "hmac-sha256":
-            _generic_options(p, where, options)
-        for key in ("public_url", "notification_url"):
-            if key in options and not (isinstance(options[key], str) and options[key].startswith("https://")):
-                p.add(f"{where}.{key}", "must be the https:// URL the provider signs")
+        options = _scheme_options(p, where, scheme, table)
         providers[name] = Provider(
             name=name,
             scheme=scheme,
@@ -173,16 +167,18 @@ def _providers(p: _Problems, raw: Any) -> dict[str, Provider]:
     return providers
 
 
-def _generic_options(p: _Problems, where: str, options: dict[str, Any]) -> None:
-    header = options.get("header")
-    if not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]+$", header):
-        p.add(f"{where}.header", "required for scheme hmac-sha256: the header carrying the signature")
-    encoding = options.setdefault("encoding", "hex")
-    if encoding not in ("hex", "base64"):
-        p.add(f"{where}.encoding", "must be hex or base64")
-    for key in ("prefix", "id_header", "event_type_header", "timestamp_header"):
-        if key in options and not isinstance(options[key], str):
-            p.add(f"{where}.{key}", "must be a string")
+def _scheme_options(p: _Problems, where: str, scheme: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The scheme's options, checked by its registry entry; defaults filled in."""
+    options = {k: v for k, v in table.items() if k not in COMMON_PROVIDER_KEYS}
+    for option in _schemes.get(scheme).options:
+        if option.name not in options:
+            if option.required:
+                p.add(f"{where}.{option.name}", f"required for scheme {scheme}: {option.expect}")
+            elif option.default is not None:
+                options[option.name] = option.default
+        elif not option.check(options[option.name]):
+            p.add(f"{where}.{option.name}", f"must be {option.expect}")
+    return options
 
 
 def _routes(p: _Problems, raw: Any) -> list[Route]:

@@ -9,33 +9,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-# Signature schemes the ingest handler verifies (ARCHITECTURE.md).
-SCHEMES = (
-    "stripe",
-    "github",
-    "shopify",
-    "slack",
-    "standard",
-    "twilio",
-    "paddle",
-    "square",
-    "hmac-sha256",
-)
+from handlers import schemes as _schemes
+
+# Signature schemes and their options come from the scheme registry (standard library
+# only: the same entries ingest verifies with and `send` signs with; the loader reads it).
+SCHEMES = _schemes.SCHEMES
 
 # Options each scheme accepts besides the common ones (COMMON_PROVIDER_KEYS).
-SCHEME_OPTIONS: dict[str, frozenset[str]] = {
-    "stripe": frozenset(),
-    "github": frozenset(),
-    "shopify": frozenset(),
-    "slack": frozenset(),
-    "standard": frozenset(),
-    "twilio": frozenset({"public_url"}),
-    "paddle": frozenset(),
-    "square": frozenset({"notification_url"}),
-    "hmac-sha256": frozenset(
-        {"header", "encoding", "prefix", "id_header", "event_type_header", "timestamp_header"}
-    ),
-}
+SCHEME_OPTIONS: dict[str, frozenset[str]] = {name: s.option_names for name, s in _schemes.REGISTRY.items()}
 
 COMMON_PROVIDER_KEYS = frozenset({"scheme", "ordering_key", "tolerance_seconds"})
 

@@ -536,3 +536,11 @@ class StackOutputs:
         if aliases:
             out.update({alias: out[name] for alias, name in self.ALIASES.items() if name in out})
         return out
+
+
+# --------------------------------------------------------------------------- ingest's answers
+
+# Where a provider dictates the response body (Twilio: TwiML), ingest's JSON document
+# (`{"webhook_id", "status"}` or `{"webhook_id", "duplicate"}`) travels in this response
+# header instead, so `webhookctl send` and a provider's request log still show it.
+REPLY_HEADER = "X-Webhookctl-Reply"

@@ -3,10 +3,13 @@
 Order of work (design: exactly one record, one message, no loss):
 
 1. Resolve the provider (`/webhooks/{provider}`, or `/webhook` + `X-Provider-ID`):
-   unknown -> 404, before any secret is read. Body over `MAX_BODY_BYTES` -> 413.
+   unknown -> 404, before any secret is read. A method other than POST (and
+   the scheme's GET / HEAD handshake, if it declares one) -> 405. Body over
+   `MAX_BODY_BYTES` -> 413.
 2. Verify the signature over the raw bytes with the cached secrets; on a bad
    signature re-read the secret (rate-limited per provider) and retry once.
-   400 / 401 store nothing.
+   400 / 401 store nothing. A verified handshake (Slack's `url_verification`)
+   is answered as its scheme says (200) and stores nothing.
 3. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `received`,
    `provider_day` (the records index key). If the item exists: `queued` /
    `processed` / `failed` -> 200 duplicate; `received` (an earlier attempt
@@ -23,11 +26,14 @@ and the processor moves the record on from `received` itself. Before each of
 steps 3-6 the invocation's remaining time is checked against the worst case of
 one AWS call: a step that could not finish answers 503 now, never a Lambda
 timeout.
+
+Answers are the scheme's format (`Scheme.respond`): JSON, or Twilio's TwiML.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import re
@@ -39,6 +45,7 @@ from urllib.parse import quote, urlencode
 
 from . import aws
 from . import observability as obs
+from . import schemes
 from . import secrets as secret_store
 from . import signatures as sig
 from .contract import (
@@ -47,16 +54,16 @@ from .contract import (
     s3_user_metadata_bytes,
 )
 
-_JSON = {"Content-Type": "application/json"}
 _UNKNOWN = METRIC_UNKNOWN_PROVIDER  # metric dimension for names that are not providers
 # SQS MessageGroupId: 1-128 of alphanumerics and punctuation.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 
 
 class Reject(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
 
 
 class StorageFailed(Exception):
@@ -109,14 +116,15 @@ def _read_providers(path: str) -> dict[str, dict[str, Any]]:
 
 
 class Request:
-    __slots__ = ("headers", "body", "path_provider", "resource", "event")
+    __slots__ = ("headers", "body", "path_provider", "resource", "event", "method")
 
-    def __init__(self, headers, body, path_provider, resource, event):
+    def __init__(self, headers, body, path_provider, resource, event, method="POST"):
         self.headers: dict[str, str] = headers
         self.body: bytes = body
         self.path_provider: str | None = path_provider
         self.resource: str = resource
         self.event: Mapping[str, Any] = event
+        self.method: str = method
 
 
 def _headers(event: Mapping[str, Any]) -> dict[str, str]:
@@ -147,21 +155,32 @@ def _queries(event: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(spellings))
 
 
-def public_urls(event: Mapping[str, Any], headers: Mapping[str, str], base: str | None = None) -> list[str]:
+# A Host header as RFC 9110 / 3986 allow it: a reg-name or IPv4 address, or an [IPv6]
+# literal, then an optional port. Anything else would break the URL a signature covers.
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::(\d{1,5}))?$")
+
+
+def _host(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
+    host = headers.get("host") or str(context.get("domainName") or "")
+    match = _HOST.match(host)
+    if not match or (match.group(1) and int(match.group(1)) > 65535):
+        raise Reject(400, "malformed_host", "the Host header is not host[:port]")
+    return host
+
+
+def public_urls(event: Mapping[str, Any], headers: Mapping[str, str]) -> list[str]:
     """The URL the provider requested: https:// + Host + requestContext.path (stage included) + query.
 
     `X-Forwarded-Proto` (set by API Gateway, or by a local runtime serving
-    plain http) picks the scheme. `base` (a provider's `public_url`) replaces
-    everything before the query; a base with its own query is used as is.
+    plain http) picks the scheme; one URL per query spelling (`_queries`). A
+    Host that is not `host[:port]` is a 400 (`Reject`). A provider's configured
+    public URL replaces this one in its scheme (`targets`).
     """
-    if base is None:
-        context = event.get("requestContext") or {}
-        proto = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip() or "https"
-        host = headers.get("host") or context.get("domainName") or ""
-        path = context.get("path") or event.get("path") or "/"
-        base = f"{proto}://{host}{path}"
-    elif "?" in base:
-        return [base]
+    context = event.get("requestContext") or {}
+    proto = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip().lower()
+    host = _host(headers, context)
+    path = context.get("path") or event.get("path") or "/"
+    base = f"{proto if proto in ('http', 'https') else 'https'}://{host}{path}"
     return [base + (f"?{q}" if q else "") for q in _queries(event)]
 
 
@@ -173,16 +192,20 @@ def parse_request(event: Mapping[str, Any]) -> Request:
     elif event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, TypeError):
             raise Reject(400, "malformed_body", "body is not valid base64") from None
+    elif isinstance(raw, (bytes, bytearray)):
+        body = bytes(raw)
     else:
         try:
-            body = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-        except UnicodeEncodeError:
+            body = raw.encode("utf-8")
+        except (AttributeError, UnicodeEncodeError):  # not text, or a lone surrogate
             raise Reject(400, "malformed_body", "body is not valid UTF-8") from None
     path_provider = (event.get("pathParameters") or {}).get("provider")
+    path_provider = path_provider if isinstance(path_provider, str) else None
     resource = event.get("resource") or event.get("path") or ""
-    return Request(headers, body, path_provider, resource, event)
+    method = str(event.get("httpMethod") or "POST").upper()
+    return Request(headers, body, path_provider, resource, event, method)
 
 
 def resolve_provider(request: Request) -> tuple[str, dict[str, Any]]:
@@ -200,27 +223,58 @@ def resolve_provider(request: Request) -> tuple[str, dict[str, Any]]:
     return name, config
 
 
+def check_request(scheme: schemes.Scheme, request: Request) -> None:
+    """405 for a method the scheme does not take (POST, plus its GET/HEAD handshake); 413 for size."""
+    if request.method not in scheme.methods:
+        allowed = ", ".join(scheme.methods)
+        raise Reject(405, "method_not_allowed", f"this endpoint accepts {allowed}", {"Allow": allowed})
+    if len(request.body) > Settings.from_env().max_body_bytes:
+        raise Reject(413, "body_too_large", "request body is over the limit")
+
+
 # --------------------------------------------------------------------------- verification
 
 
-def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> sig.Verified:
-    secret_id = provider.get("secret_id") or name
+def _secrets(provider: Mapping[str, Any], name: str) -> tuple[str, ...]:
     try:
-        current = secret_store.get(secret_id)
+        return secret_store.get(provider.get("secret_id") or name)
     except secret_store.SecretUnavailable as exc:
         raise StorageFailed("secrets", str(exc)) from None
-    url = public_urls(request.event, request.headers, provider.get("public_url"))
+
+
+def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> sig.Verified:
+    """Verify with the cached secrets; after a bad signature re-read them (rate-limited) and retry once."""
+    scheme = provider["scheme"]
+    current = _secrets(provider, name)
+    # Only URL-signed schemes look at Host: a malformed one must not cost the others a 400.
+    url = public_urls(request.event, request.headers) if schemes.get(scheme).signs_url else None
     options = {**provider, "tolerance_seconds": provider.get("tolerance_seconds") or sig.DEFAULT_TOLERANCE_SECONDS}
     try:
-        return sig.verify(provider["scheme"], request.body, request.headers, current, options, url=url)
+        return sig.verify(scheme, request.body, request.headers, current, options, url=url)
     except sig.InvalidSignature:
         try:
-            fresh = secret_store.refresh(name, secret_id)
+            fresh = secret_store.refresh(name, provider.get("secret_id") or name)
         except secret_store.SecretUnavailable:
             fresh = None
         if fresh is None:
             raise
-        return sig.verify(provider["scheme"], request.body, request.headers, fresh, options, url=url)
+        return sig.verify(scheme, request.body, request.headers, fresh, options, url=url)
+
+
+def answer_handshake(name: str, provider: Mapping[str, Any], request: Request,
+                     verified: sig.Verified | None) -> schemes.Response | None:
+    """The scheme's handshake answer for this request, or None when it is not one.
+
+    A POST handshake is asked only once the signature held (`verified`); a
+    GET / HEAD one carries its own proof. Either way nothing is stored.
+    """
+    handshake = schemes.get(provider["scheme"]).handshake
+    if handshake is None or request.method not in handshake.methods:
+        return None
+    query = request.event.get("queryStringParameters") or {}
+    return handshake.answer(schemes.HandshakeRequest(
+        method=request.method, headers=schemes.Headers(request.headers), query=dict(query), body=request.body,
+        options=provider, secrets=_secrets(provider, name), verified=verified))
 
 
 # --------------------------------------------------------------------------- storage
@@ -474,8 +528,46 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
 # --------------------------------------------------------------------------- entry point
 
 
-def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
-    return {"statusCode": status, "headers": dict(_JSON), "body": json.dumps(body, separators=(",", ":"))}
+def _accept(name: str, provider: Mapping[str, Any], request: Request, fields: dict[str, Any],
+            timer: obs.Timer, metrics: obs.Metrics, context: Any = None) -> schemes.Response:
+    """Verify, then answer a handshake or store. Raises Reject / StorageFailed."""
+    scheme = schemes.get(provider["scheme"])
+    try:
+        if request.method != "POST":  # a GET / HEAD handshake: check_request let only declared ones in
+            answer = answer_handshake(name, provider, request, None)
+            if answer is None:
+                raise Reject(400, "not_a_handshake", "this endpoint answers only the provider's endpoint check")
+            return _handshake_answered(answer, fields, timer)
+        verified = verify_request(name, provider, request)
+        timer.lap("verify_ms")
+        fields.update(delivery_id=verified.delivery_id, event_type=verified.event_type,
+                      secret_index=verified.secret_index)
+        answer = answer_handshake(name, provider, request, verified)
+    except sig.SignatureError as exc:
+        raise Reject(exc.status, exc.code, str(exc)) from None
+    if answer is not None:
+        return _handshake_answered(answer, fields, timer)
+    status, body, outcome = store(name, provider, request, verified, context=context)
+    timer.lap("store_ms")
+    fields["webhook_id"] = body["webhook_id"]
+    metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)
+    if outcome == "accepted_unmarked":
+        metrics.add("status_update_failed", name)
+    obs.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
+    return scheme.respond(status, body)
+
+
+def _handshake_answered(answer: schemes.Response, fields: dict[str, Any], timer: obs.Timer) -> schemes.Response:
+    obs.log("INFO", "handshake answered", outcome="handshake", status_code=answer.status,
+            timings=timer.total(), **fields)
+    return answer
+
+
+def _error(scheme: schemes.Scheme | None, status: int, code: str, message: str,
+           headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An error answer in the provider's format (JSON unless its scheme says otherwise)."""
+    answer = (scheme.respond if scheme else schemes.json_response)(status, {"error": code, "message": message})
+    return dataclasses.replace(answer, headers={**answer.headers, **(headers or {})}).proxy()
 
 
 def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -483,42 +575,29 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
     metrics = obs.Metrics()
     fields: dict[str, Any] = {"request_id": getattr(context, "aws_request_id", None)}
     metric_provider = _UNKNOWN
+    scheme: schemes.Scheme | None = None
     try:
         request = parse_request(event)
         name, provider = resolve_provider(request)
+        scheme = schemes.get(provider["scheme"])
         metric_provider = fields["provider"] = name
         metrics.add("received", name)
-        if len(request.body) > Settings.from_env().max_body_bytes:
-            raise Reject(413, "body_too_large", "request body is over the limit")
-        try:
-            verified = verify_request(name, provider, request)
-        except sig.SignatureError as exc:
-            raise Reject(exc.status, exc.code, str(exc)) from None
-        timer.lap("verify_ms")
-        fields.update(delivery_id=verified.delivery_id, event_type=verified.event_type,
-                      secret_index=verified.secret_index)
-        status, body, outcome = store(name, provider, request, verified, context=context)
-        timer.lap("store_ms")
-        fields["webhook_id"] = body["webhook_id"]
-        metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)
-        if outcome == "accepted_unmarked":
-            metrics.add("status_update_failed", name)
-        obs.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
-        return _response(status, body)
+        check_request(scheme, request)
+        return _accept(name, provider, request, fields, timer, metrics, context).proxy()
     except Reject as exc:
         metrics.add("rejected", metric_provider, exc.code)
         obs.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
                 timings=timer.total(), **fields)
-        return _response(exc.status, {"error": exc.code, "message": exc.message})
+        return _error(scheme, exc.status, exc.code, exc.message, exc.headers)
     except StorageFailed as exc:
         metrics.add("storage_error", metric_provider, exc.step)
         obs.log("ERROR", "durable storage failed", outcome="error", status_code=503, step=exc.step,
                 error=exc.code, timings=timer.total(), **fields)
-        return _response(503, {"error": "storage_unavailable", "message": "storage failed; retry later"})
+        return _error(scheme, 503, "storage_unavailable", "storage failed; retry later")
     except Exception as exc:  # a bug: still a JSON 5xx so the provider retries
         metrics.add("internal_error", metric_provider)
         obs.log("ERROR", "internal error", outcome="error", status_code=500, error=type(exc).__name__,
                 timings=timer.total(), **fields)
-        return _response(500, {"error": "internal_error", "message": "internal error; retry later"})
+        return _error(scheme, 500, "internal_error", "internal error; retry later")
     finally:
         metrics.flush()

@@ -9,7 +9,9 @@ import boto3
 import pytest
 
 from config import load
-from handlers.signatures import verify
+from handlers.contract import REPLY_HEADER
+from handlers.schemes.url_signed import TWIML_EMPTY
+from handlers.signatures import InvalidSignature, verify
 
 pytestmark = pytest.mark.emulator
 
@@ -18,13 +20,17 @@ SECRETS = {"svix": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 
 class Capture(BaseHTTPRequestHandler):
     received: list = []
+    twiml = False  # answer as ingest answers Twilio: TwiML, the JSON document in a header
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Capture.received.append((self.path, dict(self.headers.items()), body))
-        reply = json.dumps({"webhook_id": "x", "status": "queued"}).encode()
+        document = json.dumps({"webhook_id": "x", "status": "queued"})
+        reply = (TWIML_EMPTY if Capture.twiml else document).encode()
         self.send_response(202)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/xml" if Capture.twiml else "application/json")
+        if Capture.twiml:
+            self.send_header(REPLY_HEADER, document)
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
         self.wfile.write(reply)
@@ -39,6 +45,7 @@ def receiver():
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     Capture.received = []
+    Capture.twiml = False
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
@@ -70,7 +77,7 @@ def test_sample_is_signed_as_the_provider_would(run_cli, local_with_secrets, rec
     secret = SECRETS.get(provider, f"{provider}-secret-value")
     verified = verify(config.scheme, body, headers, [secret], dict(config.options), url=receiver + path)
     assert verified.delivery_id
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidSignature):
         verify(config.scheme, body + b" ", headers, [secret], dict(config.options), url=receiver + path)
 
 
@@ -107,3 +114,21 @@ def test_send_before_deploy_says_deploy_first(run_cli, project, emulator, receiv
         "deploy it first (`webhookctl deploy --env local`)"
     )
     assert Capture.received == []
+
+
+def test_a_twiml_answer_shows_ingest_document_from_the_reply_header(run_cli, local_with_secrets, receiver):
+    Capture.twiml = True
+    result = run_cli("send", "twilio", "--url", receiver, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["response"] == {"webhook_id": "x", "status": "queued", "raw": TWIML_EMPTY}
+
+
+def test_send_file_as_json_to_twilio_posts_to_the_body_hash_url(run_cli, local_with_secrets, receiver, tmp_path):
+    payload = tmp_path / "event.json"
+    payload.write_bytes(b'{"type": "com.twilio.messaging.inbound-message.received"}')
+    assert run_cli("send", "twilio", "--file", str(payload), "--url", receiver).exit_code == 0
+    path, headers, body = Capture.received[-1]
+    assert "bodySHA256=" in path and headers["Content-Type"] == "application/json"
+    config = local_with_secrets.providers["twilio"]
+    verified = verify("twilio", body, headers, ["twilio-secret-value"], dict(config.options), url=receiver + path)
+    assert verified.event_type == "com.twilio.messaging.inbound-message.received"

@@ -21,7 +21,9 @@ from config import load
 from handlers import aws, ingest, process, signatures
 from handlers.contract import (
     PROVIDERS_FILE_NAME, RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY,
+    REPLY_HEADER,
 )
+from handlers.schemes.url_signed import TWIML_EMPTY
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
@@ -94,6 +96,9 @@ def signed_event(provider: str, body: bytes | str, *, secret: str | None = None,
 
 
 def reply(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if response["headers"]["Content-Type"] == "text/xml":  # Twilio's TwiML: the JSON rides in a header
+        assert response["body"] == TWIML_EMPTY
+        return response["statusCode"], json.loads(response["headers"][REPLY_HEADER])
     assert response["headers"]["Content-Type"] == "application/json"
     return response["statusCode"], json.loads(response["body"])
 

@@ -278,3 +278,165 @@ def test_unknown_route_is_404(pipeline):
     event = signed_event("stripe", BODY)
     event.update(resource="/other", path="/other", pathParameters=None)
     assert pipeline.post(event)[0] == 404
+
+
+# --------------------------------------------------------------------------- handshakes and response formats
+
+
+def _raw(pipeline, event):
+    """The proxy response as API Gateway gets it (no JSON assumption)."""
+    import copy
+
+    return ingest.handler(copy.deepcopy(event), None)
+
+
+def test_slack_url_verification_echoes_the_challenge_and_stores_nothing(pipeline, capsys):
+    # GIVEN Slack's signed url_verification (https://docs.slack.dev/reference/events/url_verification)
+    body = json.dumps({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "type": "url_verification",
+                       "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    # WHEN it reaches ingest
+    response = _raw(pipeline, signed_event("slack", body))
+    # THEN the answer is 200 with the challenge, as JSON, and nothing is stored or enqueued
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"]) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    _rejected_nothing_stored(pipeline)
+    assert '"outcome":"handshake"' in capsys.readouterr().out
+
+
+def test_slack_url_verification_needs_the_signature(pipeline):
+    body = json.dumps({"type": "url_verification", "challenge": "c-1"})
+    status, reply = pipeline.post(signed_event("slack", body, secret="forged"))
+    assert (status, reply["error"]) == (401, "invalid_signature") and "c-1" not in json.dumps(reply)
+    event = signed_event("slack", body)
+    del event["headers"]["X-Slack-Signature"]
+    event["multiValueHeaders"].pop("X-Slack-Signature")
+    assert pipeline.post(event)[0] == 400
+    _rejected_nothing_stored(pipeline)
+
+
+def test_slack_url_verification_without_a_challenge_is_400(pipeline):
+    status, reply = pipeline.post(signed_event("slack", json.dumps({"type": "url_verification"})))
+    assert (status, reply["error"]) == (400, "malformed_body")
+    _rejected_nothing_stored(pipeline)
+
+
+def test_slack_events_are_still_stored(pipeline):
+    body = json.dumps({"type": "event_callback", "event_id": "Ev9", "event": {"type": "app_mention"}})
+    status, reply = pipeline.post(signed_event("slack", body))
+    assert status == 202 and pipeline.item(reply["webhook_id"])["event_type"] == "app_mention"
+
+
+def test_twilio_gets_empty_twiml_and_errors_stay_json(pipeline):
+    from handlers.contract import REPLY_HEADER
+
+    body = "MessageSid=SM7&SmsStatus=received&Body=hi"
+    # accepted: 2xx TwiML that does nothing; the JSON document rides in a header
+    event = signed_event("twilio", body)
+    response = _raw(pipeline, event)
+    assert (response["statusCode"], response["headers"]["Content-Type"]) == (202, "text/xml")
+    assert response["body"] == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    wid = json.loads(response["headers"][REPLY_HEADER])["webhook_id"]
+    assert pipeline.item(wid)["status"] == "queued"
+    # a redelivery: 200, TwiML again
+    again = _raw(pipeline, event)
+    assert (again["statusCode"], again["headers"]["Content-Type"], again["body"]) == (200, "text/xml", response["body"])
+    assert json.loads(again["headers"][REPLY_HEADER]) == {"webhook_id": wid, "duplicate": True}
+    # a forged one: Twilio reads any 4xx as a failure whatever the body, so the contract's JSON error
+    forged = _raw(pipeline, signed_event("twilio", body, secret="forged"))
+    assert (forged["statusCode"], forged["headers"]["Content-Type"]) == (401, "application/json")
+    assert json.loads(forged["body"])["error"] == "invalid_signature"
+
+
+def test_other_methods_are_405_with_allow(pipeline, faults):
+    for provider in ("stripe", "slack", "twilio"):
+        for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"):
+            event = signed_event(provider, BODY if provider != "twilio" else "MessageSid=SM1")
+            event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+            response = _raw(pipeline, event)
+            assert response["statusCode"] == 405 and response["headers"]["Allow"] == "POST"
+            assert json.loads(response["body"])["error"] == "method_not_allowed"
+    assert "GetSecretValue" not in faults.calls
+    _rejected_nothing_stored(pipeline)
+
+
+def test_a_scheme_that_declares_a_get_handshake_gets_get(pipeline, monkeypatch):
+    # GIVEN a scheme whose provider checks the endpoint with GET ?challenge= (as Dropbox does)
+    import dataclasses
+
+    from handlers import schemes
+
+    def echo(request):
+        if request.method == "GET" and request.query.get("challenge"):
+            return schemes.Response(200, request.query["challenge"], {"Content-Type": "text/plain"})
+        return None
+
+    github = schemes.REGISTRY["github"]
+    monkeypatch.setitem(schemes.REGISTRY, "github", dataclasses.replace(
+        github, handshake=schemes.Handshake(methods=("GET",), answer=echo)))
+    event = signed_event("github", BODY)
+    event["httpMethod"] = "GET"
+    # THEN GET is answered by the handshake, POST still stores, and PUT is still 405
+    assert _raw(pipeline, event | {"queryStringParameters": {"challenge": "abc"}}) == {
+        "statusCode": 200, "headers": {"Content-Type": "text/plain"}, "body": "abc"}
+    assert pipeline.post(event | {"httpMethod": "GET", "queryStringParameters": None})[0] == 400
+    _rejected_nothing_stored(pipeline)
+    assert _raw(pipeline, event | {"httpMethod": "PUT"})["headers"]["Allow"] == "POST, GET"
+    assert pipeline.post(signed_event("github", BODY))[0] == 202
+
+
+# --------------------------------------------------------------------------- hostile input before storage
+
+
+MALFORMED_HOSTS = ["[abc", "hooks.example.com:abc", "hooks.example.com:99999", "a b", "x@y", ""]
+
+
+def test_a_malformed_host_is_400_for_url_signed_schemes_only(pipeline):
+    for host in MALFORMED_HOSTS:
+        for provider, body in (("twilio", "MessageSid=SM1"), ("square", json.dumps({"event_id": "sq-9"}))):
+            event = signed_event(provider, body)
+            event["headers"]["Host"] = event["multiValueHeaders"]["Host"] = host
+            event["requestContext"]["domainName"] = host
+            status, reply = pipeline.post(event)
+            assert (status, reply["error"]) == (400, "malformed_host"), host
+    _rejected_nothing_stored(pipeline)
+    for index, host in enumerate(MALFORMED_HOSTS):  # Stripe does not sign the URL: Host is not its business
+        event = signed_event("stripe", BODY.replace("evt_1", f"evt_h{index}"))
+        event["headers"]["Host"] = host
+        assert pipeline.post(event)[0] == 202
+
+
+@pytest.mark.parametrize("provider,header,value", [
+    ("stripe", "Stripe-Signature", lambda v: "t=²," + v.split(",", 1)[1]),
+    ("paddle", "Paddle-Signature", lambda v: "ts=¹²³;" + v.split(";", 1)[1]),
+    ("slack", "X-Slack-Request-Timestamp", lambda v: "¹²³"),
+    ("svix", "webhook-timestamp", lambda v: "²"),
+])
+def test_unicode_digit_timestamps_are_400(pipeline, provider, header, value):
+    event = signed_event(provider, BODY)
+    event["headers"][header] = value(event["headers"][header])
+    event["multiValueHeaders"] = {}
+    status, reply = pipeline.post(event)
+    assert (status, reply["error"]) == (400, "malformed_signature")
+    _rejected_nothing_stored(pipeline)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("provider", ["github", "shopify", "slack", "svix", "paddle", "square", "acme", "stripe"])
+def test_signed_deep_json_is_stored_as_opaque_bytes(pipeline, provider):
+    status, reply = pipeline.post(signed_event(provider, DEEP))
+    assert status == 202, reply
+    item = pipeline.item(reply["webhook_id"])
+    assert item["status"] == "queued"
+    if provider not in ("github", "shopify", "acme"):  # those carry the type in a header
+        assert "event_type" not in item
+
+
+def test_events_api_gateway_never_sends_are_4xx_not_crashes(pipeline):
+    event = signed_event("stripe", BODY)
+    assert pipeline.post(event | {"body": 12345})[0] == 400  # bytes(12345) would be 12 kB of zeros
+    assert pipeline.post(event | {"body": "\ud800"})[0] == 400
+    assert pipeline.post(event | {"pathParameters": {"provider": ["stripe"]}})[0] == 404
+    _rejected_nothing_stored(pipeline)

@@ -370,3 +370,85 @@ def test_any_single_byte_tamper_fails(case, body, data):
     tampered = body[:index] + bytes([body[index] ^ flip]) + body[index + 1:]
     with pytest.raises(S.InvalidSignature):
         _verify(case, tampered, headers)
+
+
+# --------------------------------------------------------------------------- hostile input (issue 9)
+
+# Each timestamped case's timestamp, replaced by `value` in headers signed at 1_700_000_000.
+TIMESTAMP_IN = {
+    "stripe": lambda h, value: {**h, "Stripe-Signature": h["Stripe-Signature"].replace("t=1700000000", f"t={value}")},
+    "paddle": lambda h, value: {**h, "Paddle-Signature": h["Paddle-Signature"].replace("ts=1700000000", f"ts={value}")},
+    "slack": lambda h, value: {**h, "X-Slack-Request-Timestamp": value},
+    "standard": lambda h, value: {**h, "webhook-timestamp": value},
+    "hmac-sha256+ts": lambda h, value: {**h, "X-Ts": value},
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIMESTAMPED))
+@pytest.mark.parametrize("value", ["²", "¹²³", "１７００００００００", "١٧٠٠٠٠٠٠٠٠", "17e8", "-1",
+                                   " "])
+def test_timestamps_are_ascii_digits_only(case, value):
+    # `²` and `¹²³` pass str.isdigit() and fail int(); fullwidth and Arabic-Indic digits pass both.
+    body, headers = _signed(case, now=1_700_000_000)
+    with pytest.raises((S.MalformedHeader, S.MissingHeader)) as err:
+        _verify(case, body, TIMESTAMP_IN[case](headers, value), now=1_700_000_000)
+    assert err.value.status == 400
+
+
+MALFORMED_URLS = ["https://[abc/prod/webhooks/x", "https://hooks.example.com:abc/x",
+                  "https://hooks.example.com:99999/x", "https://hooks.example.com:-1/x"]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+def test_a_malformed_url_is_400_not_a_crash(url):
+    body, headers = _signed("twilio")
+    with pytest.raises(S.MalformedHeader) as err:
+        S.verify("twilio", body, headers, ["tw"], {}, url=url)
+    assert err.value.status == 400
+    # Square signs the URL as one string (no port variants): it simply does not match.
+    body, headers = _signed("square")
+    with pytest.raises(S.InvalidSignature):
+        S.verify("square", body, headers, ["sq"], {}, url=url)
+
+
+def test_twilio_body_hash_with_non_ascii_in_the_url_is_401():
+    headers = {"X-Twilio-Signature": base64.b64encode(bytes(20)).decode(), "Content-Type": "application/json"}
+    with pytest.raises(S.InvalidSignature):
+        S.verify("twilio", b'{"a": 1}', headers, ["tw"], url=URL + "&bodySHA256=é")
+
+
+@pytest.mark.parametrize("case", ["stripe", "paddle", "square", "standard", "github", "hmac-sha256"])
+def test_signed_deep_json_is_opaque_bytes(case):
+    body = b"[" * 100_000 + b"]" * 100_000
+    body, headers = _signed(case, body=body)
+    v = _verify(case, body, headers)
+    assert v.event_type in (None, "ping")  # github / generic carry the type in a header
+    assert v.delivery_id == S.body_delivery_id(body) or case in ("standard", "github", "hmac-sha256")
+
+
+def test_slack_deep_json_and_huge_forms_are_opaque():
+    for body in (b"[" * 100_000 + b"]" * 100_000, b"a=1&" * 5000, b"payload=" + b"%5B" * 50_000):
+        body, headers = _signed("slack", body=body)
+        v = _verify("slack", body, headers)
+        assert v.event_type is None and v.delivery_id == S.body_delivery_id(body)
+
+
+def test_ids_that_are_not_text_or_too_long_never_reach_the_records():
+    # A JSON escape can carry a lone surrogate, which no UTF-8 encoder (DynamoDB, S3, the webhook_id hash) takes.
+    body = b'{"id": "\\ud800", "type": "\\udfff"}'
+    body, headers = _signed("stripe", body=body)
+    v = _verify("stripe", body, headers)
+    assert v.delivery_id == S.body_delivery_id(body) and v.event_type is None
+    long_id = "evt_" + "x" * 300
+    body, headers = _signed("stripe", body=json.dumps({"id": long_id, "type": "t" * 300}).encode())
+    v = _verify("stripe", body, headers)
+    assert v.delivery_id == S.body_delivery_id(long_id.encode()) and v.event_type is None
+    assert S.webhook_id("stripe", v.delivery_id)
+
+
+@pytest.mark.parametrize("header", ["t=1700000000,v1=00", "t=1700000000,v1=" + "ab" * 31,
+                                    "t=1700000000,v1=" + "ab" * 33])
+def test_a_signature_of_the_wrong_length_is_malformed(header):
+    # It can never match: 400 before any MAC is computed.
+    with pytest.raises(S.MalformedHeader):
+        S.verify("stripe", b"{}", {"Stripe-Signature": header}, ["whsec_x"], now=1_700_000_000)
