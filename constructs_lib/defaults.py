@@ -31,7 +31,12 @@ SQS_MAX_MESSAGE_SIZE = 262_144
 TABLE_DEFAULTS: Mapping[str, Any] = {
     "billing_mode": "PAY_PER_REQUEST",
     "point_in_time_recovery": {"enabled": True},
-    "server_side_encryption": {"enabled": True},
+    # DynamoDB always encrypts at rest. enabled = false selects the AWS owned key (no charge);
+    # enabled = true selects the AWS managed key aws/dynamodb, billed per KMS request, or with
+    # kms_key_arn a customer managed key. Provider docs for server_side_encryption.enabled:
+    # https://registry.terraform.io/providers/hashicorp/aws/5.100.0/docs/resources/dynamodb_table
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/EncryptionAtRest.html
+    "server_side_encryption": {"enabled": False},
 }
 
 BUCKET_GLACIER_AFTER_DAYS = 30
@@ -42,12 +47,14 @@ LOG_RETENTION_IN_DAYS = 7
 FUNCTION_DEFAULTS: Mapping[str, Any] = {
     "memory_size": 256,
     "timeout": 30,
-    "runtime": "python3.11",
+    "runtime": "python3.13",  # Amazon Linux 2023; python3.11 runs on Amazon Linux 2, past its end of life
     "architectures": ["arm64"],
 }
 
-API_THROTTLE_BURST_LIMIT = 5000
-API_THROTTLE_RATE_LIMIT = 10000.0
+# The stage throttle where none is configured: the `dev` row of docs/capacity.md, far below the
+# account's 10,000/s and 5,000 burst default (which protects nothing).
+API_THROTTLE_BURST_LIMIT = 100
+API_THROTTLE_RATE_LIMIT = 50.0
 
 EVENT_ARCHIVE_RETENTION_DAYS = 30
 

@@ -384,3 +384,31 @@ class StackOutputs:
         if aliases:
             out.update({alias: out[name] for alias, name in self.ALIASES.items() if name in out})
         return out
+
+
+# --------------------------------------------------------------------------- static limits the stack checks
+
+
+# Lambda: a synchronous invocation's request payload is limited like its response, 6 MB.
+# API Gateway's proxy event carries the body base64-encoded (every type is binary:
+# BINARY_MEDIA_TYPES) next to the headers and request context, so the body limit the
+# config accepts is well below API Gateway's own 10 MB.
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_REQUEST_BYTES = 6 * 1024 * 1024
+
+# The longest delivery_id or event_type a queue message (Pointer) carries, in characters.
+# Ingest must refuse longer ones (400) before storing anything; the stack then checks at
+# synth that the queue's MaximumMessageSize holds the largest pointer (pointer_max_bytes()).
+POINTER_FIELD_MAX_CHARS = 1024
+
+
+def pointer_max_bytes() -> int:
+    """The size of the largest queue message ingest can send (Pointer.to_json of the longest fields)."""
+    # Pointer.to_json escapes non-ASCII: a character outside the BMP takes 12 bytes (a surrogate
+    # pair of \uXXXX). The key is longer than any real archive key (provider + date + webhook_id).
+    longest = "\U0010ffff" * POINTER_FIELD_MAX_CHARS
+    pointer = Pointer(
+        webhook_id="f" * 32, provider="p" * 31, s3_key="k" * 128, delivery_id=longest,
+        event_type=longest, received_at="2000-01-01T00:00:00.000Z", size=10 ** 12,
+    )
+    return len(pointer.to_json().encode("utf-8"))
