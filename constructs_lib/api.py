@@ -21,7 +21,15 @@ from constructs import Construct
 
 from handlers.contract import BINARY_MEDIA_TYPES
 
-from .defaults import API_THROTTLE_BURST_LIMIT, API_THROTTLE_RATE_LIMIT, LOG_RETENTION_IN_DAYS, checkov_skip, raise_if
+from .defaults import (
+    API_THROTTLE_BURST_LIMIT,
+    API_THROTTLE_RATE_LIMIT,
+    LOG_RETENTION_IN_DAYS,
+    checkov_skip,
+    emulator_lifecycle,
+    raise_if,
+)
+from .iam import AwsContext
 from .logs import log_group
 
 # Access log line: who called what and how it went; never the request body.
@@ -91,7 +99,7 @@ class Api(Construct):
     `url` is the invoke URL of the stage; `url_for(path)` joins a route to it.
     """
 
-    def __init__(self, scope: Construct, id: str, *, props: ApiProps):
+    def __init__(self, scope: Construct, id: str, *, props: ApiProps, aws: AwsContext | None = None):
         raise_if(f"Api '{id}'", validate_api_props(props))
         super().__init__(scope, id)
         self.rest_api = ApiGatewayRestApi(
@@ -104,15 +112,17 @@ class Api(Construct):
             # over them, and a non-UTF-8 body passed as text would be mangled first.
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
             binary_media_types=list(BINARY_MEDIA_TYPES),
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            # moto 5.2.1's CreateRestApi drops binaryMediaTypes: every plan would re-add them.
+            **emulator_lifecycle(aws, "binary_media_types", create_before_destroy=True),
         )
         self.validator = ApiGatewayRequestValidator(
             self, "validator", rest_api_id=self.rest_api.id, **VALIDATOR_SETTINGS
         )
         # What a deployment snapshots: each part's id and settings, as Terraform resolves them.
+        # The media types are the configured ones (a constant): the API's attribute would follow
+        # moto's drop of them and redeploy on every plan there.
         self._definition: list[Any] = [
-            self.rest_api.binary_media_types, self.validator.id,
-            *(getattr(self.validator, key) for key in VALIDATOR_SETTINGS),
+            list(BINARY_MEDIA_TYPES), self.validator.id, *(getattr(self.validator, key) for key in VALIDATOR_SETTINGS),
         ]
         self.resources: dict[str, ApiGatewayResource] = {}
         self.methods: dict[str, ApiGatewayMethod] = {}

@@ -105,13 +105,16 @@ def checkov_skip(resource: Any, skips: Mapping[str, str]) -> None:
         resource.add_override(f"//.checkov_skip.{check}", reason)
 
 
-def emulator_lifecycle(aws: Any, *attributes: str) -> dict[str, Any]:
+def emulator_lifecycle(aws: Any, *attributes: str, create_before_destroy: bool | None = None) -> dict[str, Any]:
     """`lifecycle.ignore_changes` for attributes moto does not round-trip, on the emulator only.
 
     Without it every plan against moto shows a diff; on AWS nothing is ignored.
+    `create_before_destroy` goes into the same lifecycle block, everywhere.
     """
-    if not aws.is_emulated:
-        return {}
     from cdktf import TerraformResourceLifecycle
 
-    return {"lifecycle": TerraformResourceLifecycle(ignore_changes=list(attributes))}
+    ignored = {"ignore_changes": list(attributes)} if aws is not None and aws.is_emulated else {}
+    if create_before_destroy is None and not ignored:
+        return {}
+    kept = {} if create_before_destroy is None else {"create_before_destroy": create_before_destroy}
+    return {"lifecycle": TerraformResourceLifecycle(**kept, **ignored)}

@@ -82,7 +82,8 @@ def validate_queue_props(props: QueueProps) -> list[str]:
             problems.append(f"{label}.max_message_size {size} must be from 1024 to {SQS_MAX_MESSAGE_SIZE} (provider 5.100.0 limit)")
         size = overrides.get("max_message_size", QUEUE_DEFAULTS["max_message_size"])
         if size < props.largest_message_bytes:
-            problems.append(f"{label}.max_message_size {size} is under the largest message producers send "
+            which = "queue" if label == "queue_overrides" else "dead-letter queue"
+            problems.append(f"the {which}'s max_message_size {size} is under the largest message producers send "
                             f"({props.largest_message_bytes} bytes): SQS would refuse it")
         retention = overrides.get("message_retention_seconds")
         if retention is not None and not 60 <= retention <= 1_209_600:

@@ -182,7 +182,7 @@ class WebhookStack(TerraformStack):
     def _edge(self) -> None:
         """The REST API in front of ingest, throttled per environment (docs/capacity.md)."""
         env = self.env
-        self.api = Api(self, "api", props=ApiProps(
+        self.api = Api(self, "api", aws=self.aws, props=ApiProps(
             name=f"{self.node.id}-api",
             stage_name=env.name,
             function_name=self.ingest.function.function_name,

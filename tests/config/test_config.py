@@ -122,7 +122,7 @@ def test_committed_capacity_settings(project_root):
     dev, prod = config.environments["dev"], config.environments["prod"]
     assert (prod.throttle_rate_limit, prod.throttle_burst_limit) == (500, 1000)
     assert dev.throttle_rate_limit * 10 == prod.throttle_rate_limit  # dev stays well below prod
-    assert (prod.functions["ingest"].reserved_concurrency, prod.functions["process"].reserved_concurrency) == (100, 20)
+    assert (prod.functions["ingest"].reserved_concurrency, prod.functions["process"].reserved_concurrency) == (100, 25)
     assert dev.functions["ingest"].reserved_concurrency is None
     assert prod.functions["ingest"].timeout_seconds == 10 and prod.functions["process"].timeout_seconds == 30
     assert {f.runtime for e in config.environments.values() for f in e.functions.values()} == {"python3.13"}

@@ -145,9 +145,9 @@ def test_ingest_answers_before_api_gateway_gives_up(prod):
 def test_reserved_concurrency_per_function_from_the_config(prod):
     ingest = prod.one("aws_lambda_function", function_name="webhooks-prod-ingest")
     process = prod.one("aws_lambda_function", function_name="webhooks-prod-process")
-    assert (ingest["reserved_concurrent_executions"], process["reserved_concurrent_executions"]) == (100, 20)
+    assert (ingest["reserved_concurrent_executions"], process["reserved_concurrent_executions"]) == (100, 25)
     # The event source never polls more batches than process may run: no throttled batch burns a receive.
-    assert prod.one("aws_lambda_event_source_mapping")["scaling_config"] == {"maximum_concurrency": 20}
+    assert prod.one("aws_lambda_event_source_mapping")["scaling_config"] == {"maximum_concurrency": 25}
 
 
 def test_function_environment_follows_design(local):

@@ -52,7 +52,7 @@ def test_a_queue_too_small_for_the_largest_pointer_fails_at_synth(scratch, aws):
     with pytest.raises(ValidationError) as err:
         Queue(scratch, "q", props=props, aws=aws)
     assert err.value.problems == [
-        f"queue_overrides.max_message_size 4096 is under the largest message producers send "
+        f"the queue's max_message_size 4096 is under the largest message producers send "
         f"({pointer_max_bytes()} bytes): SQS would refuse it",
     ]
 
