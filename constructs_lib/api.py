@@ -94,9 +94,10 @@ def validate_api_props(props: ApiProps) -> list[str]:
 
 
 class Api(Construct):
-    """`rest_api`, `resources[path]`, `methods[path]`, `integrations[path]`, `deployment`, `stage`.
+    """`rest_api`, `resources[path]`, `methods[path]`, `integrations[path]`, `deployment`, `stage`,
+    `access_logs`, `execution_logs`, `method_settings`, `permission`; `url` is the stage's invoke URL.
 
-    `url` is the invoke URL of the stage; `url_for(path)` joins a route to it.
+    Pass `aws` to deploy on the emulator (its moto quirks are ignored there only).
     """
 
     def __init__(self, scope: Construct, id: str, *, props: ApiProps, aws: AwsContext | None = None):
