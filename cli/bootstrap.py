@@ -1,16 +1,26 @@
-"""`webhookctl bootstrap`: create the S3 bucket that holds an environment's Terraform state."""
+"""`webhookctl bootstrap`: what an environment needs before its first deploy.
+
+The S3 bucket that holds its Terraform state, and on AWS the account's API Gateway CloudWatch
+role. `deploy` and `doctor` check the role (`check_apigateway_logging_role`).
+"""
 from __future__ import annotations
 
 import json
+import time
 from typing import Callable
+
+from constructs_lib.iam import partition_for
 
 from .aws import client, require_credentials
 from .errors import WebhookctlError
 from .workspace import Workspace
 
-
 APIGW_LOGS_ROLE = "webhookctl-apigateway-cloudwatch"
-APIGW_LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+APIGW_LOGS_POLICY = "iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"  # after arn:<partition>:
+# IAM is eventually consistent: API Gateway refuses a role created a moment ago ("does not have
+# required permissions") until it has propagated. Seconds between attempts, ~1 minute in all.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+ROLE_PROPAGATION_DELAYS = (2, 4, 8, 16, 30)
 
 
 def bootstrap(ws: Workspace, log: Callable[[str], None]) -> dict:
@@ -26,7 +36,8 @@ def bootstrap(ws: Workspace, log: Callable[[str], None]) -> dict:
     return result
 
 
-def apigateway_logging_role(ws: Workspace, log: Callable[[str], None]) -> str:
+def apigateway_logging_role(ws: Workspace, log: Callable[[str], None],
+                            sleep: Callable[[float], None] = time.sleep) -> str:
     """Set the account's API Gateway CloudWatch role if none is set; never replace one."""
     require_credentials(ws)
     apigw = client(ws, "apigateway")
@@ -42,10 +53,47 @@ def apigateway_logging_role(ws: Workspace, log: Callable[[str], None]) -> str:
                               Description="Lets API Gateway write access and execution logs (webhookctl)")["Role"]["Arn"]
     except iam.exceptions.EntityAlreadyExistsException:
         arn = iam.get_role(RoleName=APIGW_LOGS_ROLE)["Role"]["Arn"]
-    iam.attach_role_policy(RoleName=APIGW_LOGS_ROLE, PolicyArn=APIGW_LOGS_POLICY)
-    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    iam.attach_role_policy(RoleName=APIGW_LOGS_ROLE, PolicyArn=f"arn:{partition_for(ws.env.region)}:{APIGW_LOGS_POLICY}")
+    _set_account_role(ws, apigw, arn, log, sleep)
     log(f"bootstrap: API Gateway in {ws.env.region} now logs to CloudWatch with {arn}")
     return arn
+
+
+def _set_account_role(ws: Workspace, apigw, arn: str, log: Callable[[str], None], sleep: Callable[[float], None]) -> None:
+    """update_account, retried while IAM propagates the new role."""
+    from botocore.exceptions import ClientError
+
+    for delay in (*ROLE_PROPAGATION_DELAYS, None):
+        try:
+            apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+            return
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BadRequestException":
+                raise WebhookctlError(f"could not set API Gateway's CloudWatch role to {arn}: {exc}") from None
+            if delay is None:
+                raise WebhookctlError(
+                    f"API Gateway still refuses {arn} after {sum(ROLE_PROPAGATION_DELAYS)} s (IAM propagation): "
+                    f"run `webhookctl bootstrap --env {ws.env.name}` again in a minute"
+                ) from None
+            log(f"bootstrap: the new role is not usable yet (IAM propagation); retrying in {delay} s")
+            sleep(delay)
+
+
+def apigateway_logging_role_arn(ws: Workspace) -> str | None:
+    """The account's API Gateway CloudWatch role in the environment's region, or None."""
+    require_credentials(ws)
+    return client(ws, "apigateway").get_account().get("cloudwatchRoleArn") or None
+
+
+def check_apigateway_logging_role(ws: Workspace) -> None:
+    """Before applying to AWS: a stage with access logs fails to deploy without the account's role."""
+    if ws.env.is_emulated:
+        return
+    if apigateway_logging_role_arn(ws) is None:
+        raise WebhookctlError(
+            f"API Gateway in {ws.env.region} has no CloudWatch role for this account, so the stage's logs "
+            f"would fail to deploy: run `webhookctl bootstrap --env {ws.env.name}` first"
+        )
 
 
 def state_bucket(ws: Workspace, log: Callable[[str], None]) -> dict:
@@ -104,14 +152,15 @@ def state_bucket(ws: Workspace, log: Callable[[str], None]) -> dict:
         # policies: a TLS-only policy would lock Terraform out of its own state.
         log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted and private (emulator: no TLS-only policy)")
     else:
-        s3.put_bucket_policy(Bucket=backend.bucket, Policy=json.dumps(tls_only_policy(backend.bucket)))
+        policy = tls_only_policy(backend.bucket, partition_for(backend.region))
+        s3.put_bucket_policy(Bucket=backend.bucket, Policy=json.dumps(policy))
         log(f"bootstrap: s3://{backend.bucket} is versioned, encrypted, private and TLS-only")
     return {"environment": ws.env.name, "backend": "s3", "bucket": backend.bucket, "region": backend.region,
             "created": created}
 
 
-def tls_only_policy(bucket: str) -> dict:
-    arn = f"arn:aws:s3:::{bucket}"
+def tls_only_policy(bucket: str, partition: str) -> dict:
+    arn = f"arn:{partition}:s3:::{bucket}"
     return {
         "Version": "2012-10-17",
         "Statement": [{

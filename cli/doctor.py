@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from . import terraform
 from .workspace import Workspace
 
-MIN_TERRAFORM = (1, 5)
+# S3-native state locking (use_lockfile) needs Terraform 1.10; the project is tested on 1.11.
+MIN_TERRAFORM = (1, 11)
 MIN_NODE = 18
 
 
@@ -51,7 +52,10 @@ def check_terraform() -> Check:
     version = _version(["terraform", "version"]) or "unknown"
     parts = tuple(int(x) for x in version.split(".")[:2]) if version != "unknown" else (0, 0)
     ok = parts >= MIN_TERRAFORM
-    return Check("terraform", ok, version, "" if ok else "Terraform 1.5+ is required (for S3 lock files: 1.10+)")
+    wanted = ".".join(map(str, MIN_TERRAFORM))
+    return Check("terraform", ok, version, "" if ok else
+                 f"Terraform {wanted}+ is required (S3 state locking needs 1.10+): "
+                 "https://developer.hashicorp.com/terraform/install")
 
 
 def check_provider() -> Check:
@@ -88,8 +92,26 @@ def check_environment(ws: Workspace) -> Check:
                      "refresh them (aws sso login / new keys) and retry")
 
 
+def check_apigateway_role(ws: Workspace) -> Check:
+    """The account's API Gateway CloudWatch role: without it the stage's logs fail to deploy."""
+    from .bootstrap import apigateway_logging_role_arn
+
+    try:
+        arn = apigateway_logging_role_arn(ws)
+    except Exception as exc:  # any failure here is the user's to see, in one line
+        return Check("apigateway logging role", False, f"could not read it: {str(exc).splitlines()[0]}",
+                     "check the credentials can call apigateway:GET on /account")
+    if arn is None:
+        return Check("apigateway logging role", False, f"none set in {ws.env.region}",
+                     f"run `webhookctl bootstrap --env {ws.env.name}`")
+    return Check("apigateway logging role", True, arn)
+
+
 def run_checks(ws: Workspace) -> list[Check]:
-    return [check_python(), check_node(), check_terraform(), check_provider(), check_environment(ws)]
+    checks = [check_python(), check_node(), check_terraform(), check_provider(), check_environment(ws)]
+    if not ws.env.is_emulated and checks[-1].ok:  # only with working credentials
+        checks.append(check_apigateway_role(ws))
+    return checks
 
 
 def as_dicts(checks: list[Check]) -> list[dict]:

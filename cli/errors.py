@@ -10,13 +10,5 @@ class WebhookctlError(click.ClickException):
     exit_code = 1
 
 
-class ConfirmationRefused(WebhookctlError):
-    pass
-
-
 class TerraformFailed(WebhookctlError):
     """Terraform exited non-zero; its own output has already been streamed to stderr."""
-
-    def __init__(self, message: str, returncode: int = 1):
-        super().__init__(message)
-        self.returncode = returncode

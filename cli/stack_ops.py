@@ -111,6 +111,9 @@ def apply_plan(ws: Workspace, env: dict[str, str], log: Log = _stderr) -> None:
 
 def deploy(ws: Workspace, *, confirm: Callable[[str], bool] | None, log: Log = _stderr) -> bool:
     """Plan, show, confirm (unless confirm is None: --auto-approve), apply that plan. True if applied."""
+    from .bootstrap import check_apigateway_logging_role
+
+    check_apigateway_logging_role(ws)  # on AWS: without the account's role the stage fails mid-apply
     code = plan(ws, detailed_exitcode=True, log=log)
     if code == 0:
         ws.plan_file.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Synthesize one environment's stack, skipping the ~10 s synth when nothing that feeds it changed."""
+"""Synthesize one environment's stack, skipping the synth (~3 s, bench/README.md) when nothing that feeds it changed."""
 from __future__ import annotations
 
 import hashlib

@@ -11,6 +11,9 @@ from typing import Any, Mapping
 
 from handlers import schemes as _schemes
 
+# The constructs' defaults are the config's (constructs_lib.defaults imports no cdktf).
+from constructs_lib.defaults import API_THROTTLE_BURST_LIMIT, API_THROTTLE_RATE_LIMIT, FUNCTION_DEFAULTS
+
 # Signature schemes and their options come from the scheme registry (standard library
 # only: the same entries ingest verifies with and `send` signs with; the loader reads it).
 SCHEMES = _schemes.SCHEMES
@@ -73,6 +76,48 @@ class Backend:
     use_lockfile: bool = True
 
 
+# The pipeline's two Lambda functions, by the name config and the stack use for them.
+FUNCTION_NAMES = ("ingest", "process")
+# python3.12 and newer run on Amazon Linux 2023; python3.11 runs on Amazon Linux 2, past its
+# end of life (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html).
+DEFAULT_RUNTIME: str = FUNCTION_DEFAULTS["runtime"]
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """One function's time, size, runtime and concurrency: `[functions.<name>]`."""
+
+    timeout_seconds: int
+    memory_mb: int = FUNCTION_DEFAULTS["memory_size"]
+    runtime: str = DEFAULT_RUNTIME
+    # None shares the account's unreserved pool; a number both guarantees and caps the
+    # function's concurrency (docs/capacity.md).
+    reserved_concurrency: int | None = None
+
+
+# Ingest answers API Gateway, which gives up after 29 s: ~10 s leaves the provider a fast 503
+# instead of a gateway timeout. Process's timeout sets the queue's visibility timeout (6x).
+DEFAULT_FUNCTIONS: Mapping[str, FunctionSettings] = {
+    "ingest": FunctionSettings(timeout_seconds=10),
+    "process": FunctionSettings(timeout_seconds=30),
+}
+
+
+@dataclass(frozen=True)
+class AlarmSubscriptions:
+    """Who hears an environment's alarms: subscribers of its SNS topic, and existing topics."""
+
+    email: tuple[str, ...] = ()
+    https: tuple[str, ...] = ()
+    topic_arns: tuple[str, ...] = ()
+
+
+# The API Gateway stage throttle of an environment that sets none: the `dev` row of the
+# capacity model (docs/capacity.md), far below what production takes.
+DEFAULT_THROTTLE_RATE_LIMIT: float = API_THROTTLE_RATE_LIMIT
+DEFAULT_THROTTLE_BURST_LIMIT: int = API_THROTTLE_BURST_LIMIT
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -82,11 +127,14 @@ class Environment:
     tags: Mapping[str, str] = field(default_factory=dict)
     # Only for the emulator environment: where moto listens.
     emulator_endpoint: str | None = None
-    # API Gateway stage throttling.
-    throttle_burst_limit: int = 5000
-    throttle_rate_limit: float = 10000.0
+    # API Gateway stage throttling: steady requests per second, and the burst bucket.
+    throttle_burst_limit: int = DEFAULT_THROTTLE_BURST_LIMIT
+    throttle_rate_limit: float = DEFAULT_THROTTLE_RATE_LIMIT
     # Optional expiry of archived raw payloads (days); None keeps them forever.
     archive_expiration_days: int | None = None
+    # [functions.*] with this environment's own overrides applied.
+    functions: Mapping[str, FunctionSettings] = field(default_factory=lambda: dict(DEFAULT_FUNCTIONS))
+    alarms: AlarmSubscriptions = field(default_factory=AlarmSubscriptions)
 
     @property
     def is_emulated(self) -> bool:
@@ -96,15 +144,17 @@ class Environment:
 @dataclass(frozen=True)
 class Limits:
     max_body_bytes: int = 1_048_576
-    # Payloads up to this size are inlined in the published event; larger ones
-    # are a claim check (`payload_in_s3`). EventBridge entries max out at 256 KiB.
-    inline_payload_limit: int = 262_144
+    # Payloads up to this size are inlined in the published event; larger ones are a claim
+    # check (`payload_in_s3`). It leaves the event's other fields room under
+    # put_events_max_bytes (config.loader.EVENT_ENVELOPE_BYTES).
+    inline_payload_limit: int = 245_760
+    # The total entry size of one PutEvents request: 256 KiB everywhere, 1 MB where AWS raised it.
+    put_events_max_bytes: int = 262_144
     record_ttl_days: int = 90
     log_retention_in_days: int = 7
-    function_memory_mb: int = 256
-    function_timeout_seconds: int = 30
-    function_runtime: str = "python3.11"
-    max_receive_count: int = 3
+    # Lambda throttling on the event source burns receives: AWS recommends at least 5
+    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+    max_receive_count: int = 5
     batch_size: int = 10
 
 
@@ -116,6 +166,8 @@ class Config:
     environments: Mapping[str, Environment]
     limits: Limits = field(default_factory=Limits)
     path: str = "webhookctl.toml"
+    # [functions.*] as written; each environment's resolved copy is Environment.functions.
+    functions: Mapping[str, FunctionSettings] = field(default_factory=lambda: dict(DEFAULT_FUNCTIONS))
 
     def stack_name(self, env: str) -> str:
         return f"{self.project}-{env}"

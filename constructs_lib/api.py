@@ -1,13 +1,13 @@
 """REST API in front of the ingest function: two POST routes, validated, traced, throttled, logged."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import bindings  # noqa: F401  (first: lazy provider imports)
-from cdktf import TerraformResourceLifecycle
+from cdktf import Fn, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
@@ -19,7 +19,17 @@ from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from .defaults import API_THROTTLE_BURST_LIMIT, API_THROTTLE_RATE_LIMIT, LOG_RETENTION_IN_DAYS, checkov_skip, raise_if
+from handlers.contract import BINARY_MEDIA_TYPES
+
+from .defaults import (
+    API_THROTTLE_BURST_LIMIT,
+    API_THROTTLE_RATE_LIMIT,
+    LOG_RETENTION_IN_DAYS,
+    checkov_skip,
+    emulator_lifecycle,
+    raise_if,
+)
+from .iam import AwsContext
 from .logs import log_group
 
 # Access log line: who called what and how it went; never the request body.
@@ -45,10 +55,18 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 
 # The routes: path parts -> the request parameters API Gateway must see before calling the function.
+# `/webhook` with an X-Provider-ID header is the original design's route, kept for its callers.
 ROUTES = {
     "webhooks/{provider}": {"method.request.path.provider": True},
-    "webhook": {"method.request.header.X-Provider-ID": True},  # seed-compatible
+    "webhook": {"method.request.header.X-Provider-ID": True},
 }
+
+
+# The settings of the API's parts. Each is also hashed into the deployment trigger, so changing
+# one redeploys the stage.
+VALIDATOR_SETTINGS = {"name": "params", "validate_request_parameters": True, "validate_request_body": False}
+METHOD_SETTINGS = {"http_method": "POST", "authorization": "NONE"}
+INTEGRATION_SETTINGS = {"type": "AWS_PROXY", "integration_http_method": "POST"}
 
 
 @dataclass(frozen=True)
@@ -76,12 +94,13 @@ def validate_api_props(props: ApiProps) -> list[str]:
 
 
 class Api(Construct):
-    """`rest_api`, `resources[path]`, `methods[path]`, `integrations[path]`, `deployment`, `stage`.
+    """`rest_api`, `resources[path]`, `methods[path]`, `integrations[path]`, `deployment`, `stage`,
+    `access_logs`, `execution_logs`, `method_settings`, `permission`; `url` is the stage's invoke URL.
 
-    `url` is the invoke URL of the stage; `url_for(path)` joins a route to it.
+    Pass `aws` to deploy on the emulator (its moto quirks are ignored there only).
     """
 
-    def __init__(self, scope: Construct, id: str, *, props: ApiProps):
+    def __init__(self, scope: Construct, id: str, *, props: ApiProps, aws: AwsContext | None = None):
         raise_if(f"Api '{id}'", validate_api_props(props))
         super().__init__(scope, id)
         self.rest_api = ApiGatewayRestApi(
@@ -90,90 +109,38 @@ class Api(Construct):
             name=props.name,
             description="Inbound webhooks",
             endpoint_configuration={"types": ["REGIONAL"]},
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+            # Every body reaches the function as exact bytes (base64): signatures are computed
+            # over them, and a non-UTF-8 body passed as text would be mangled first.
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
+            binary_media_types=list(BINARY_MEDIA_TYPES),
+            # moto 5.2.1's CreateRestApi drops binaryMediaTypes: every plan would re-add them.
+            **emulator_lifecycle(aws, "binary_media_types", create_before_destroy=True),
         )
-        api_id = self.rest_api.id
         self.validator = ApiGatewayRequestValidator(
-            self,
-            "validator",
-            rest_api_id=api_id,
-            name="params",
-            validate_request_parameters=True,
-            validate_request_body=False,
+            self, "validator", rest_api_id=self.rest_api.id, **VALIDATOR_SETTINGS
         )
+        # What a deployment snapshots: each part's id and settings, as Terraform resolves them.
+        # The media types are the configured ones (a constant): the API's attribute would follow
+        # moto's drop of them and redeploy on every plan there.
+        self._definition: list[Any] = [
+            list(BINARY_MEDIA_TYPES), self.validator.id, *(getattr(self.validator, key) for key in VALIDATOR_SETTINGS),
+        ]
         self.resources: dict[str, ApiGatewayResource] = {}
         self.methods: dict[str, ApiGatewayMethod] = {}
         self.integrations: dict[str, ApiGatewayIntegration] = {}
         for path, params in ROUTES.items():
-            resource = self._resource(path)
-            method = ApiGatewayMethod(
-                self,
-                f"method-{_slug(path)}",
-                rest_api_id=api_id,
-                resource_id=resource.id,
-                http_method="POST",
-                authorization="NONE",
-                request_parameters=params,
-                request_validator_id=self.validator.id,
-            )
-            checkov_skip(method, {
-                "CKV_AWS_59": "webhook providers cannot sign in: every request is authenticated by its HMAC signature in the function",
-            })
-            self.methods[path] = method
-            self.integrations[path] = ApiGatewayIntegration(
-                self,
-                f"integration-{_slug(path)}",
-                rest_api_id=api_id,
-                resource_id=resource.id,
-                # From the method, not a literal: destroy then deletes the integration first.
-                http_method=method.http_method,
-                type="AWS_PROXY",
-                integration_http_method="POST",
-                uri=props.function_invoke_arn,
-            )
-        definition = {"routes": ROUTES, "validator": "params", "integration": "AWS_PROXY", "function": props.function_name}
+            self._route(path, params, props)
         self.deployment = ApiGatewayDeployment(
             self,
             "deployment",
-            rest_api_id=api_id,
-            triggers={"redeployment": hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()},
+            rest_api_id=self.rest_api.id,
+            # Computed by Terraform from resolved values: a new deployment exactly when a route,
+            # method, integration, the validator or the media types change.
+            triggers={"redeployment": Fn.sha1(Fn.jsonencode(self._definition))},
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             depends_on=[*self.methods.values(), *self.integrations.values()],
         )
-        self.access_logs = log_group(
-            self, "access-logs", f"/aws/apigateway/{props.name}/access", props.log_retention_in_days
-        )
-        self.stage = ApiGatewayStage(
-            self,
-            "stage",
-            rest_api_id=api_id,
-            deployment_id=self.deployment.id,
-            stage_name=props.stage_name,
-            xray_tracing_enabled=True,
-            access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
-        )
-        checkov_skip(self.stage, {
-            "CKV_AWS_120": "responses are per delivery and must never be cached",
-            "CKV2_AWS_51": "providers do not present client certificates; requests are authenticated by signature",
-            "CKV2_AWS_29": "WAF is a per-deployment choice; throttling and signature checks protect the function",
-        })
-        self.method_settings = ApiGatewayMethodSettings(
-            self,
-            "method-settings",
-            rest_api_id=api_id,
-            stage_name=self.stage.stage_name,
-            method_path="*/*",
-            settings={
-                "metrics_enabled": True,
-                "logging_level": "ERROR",
-                "data_trace_enabled": False,  # never log bodies
-                "throttling_burst_limit": props.throttle_burst_limit,
-                "throttling_rate_limit": props.throttle_rate_limit,
-            },
-        )
-        checkov_skip(self.method_settings, {
-            "CKV_AWS_225": "responses are per delivery and must never be cached",
-        })
+        self._stage(props)
         self.permission = LambdaPermission(
             self,
             "invoke-permission",
@@ -185,6 +152,78 @@ class Api(Construct):
             source_arn=f"{self.rest_api.execution_arn}/*/POST/*",
         )
         self.url = self.stage.invoke_url
+
+    def _route(self, path: str, params: dict[str, bool], props: ApiProps) -> None:
+        resource = self._resource(path)
+        method_settings = {**METHOD_SETTINGS, "request_parameters": params}
+        method = ApiGatewayMethod(
+            self, f"method-{_slug(path)}", rest_api_id=self.rest_api.id, resource_id=resource.id,
+            request_validator_id=self.validator.id, **method_settings,
+        )
+        checkov_skip(method, {
+            "CKV_AWS_59": "webhook providers cannot sign in: every request is authenticated by its HMAC signature in the function",
+        })
+        integration_settings = {**INTEGRATION_SETTINGS, "uri": props.function_invoke_arn}
+        integration = ApiGatewayIntegration(
+            self, f"integration-{_slug(path)}", rest_api_id=self.rest_api.id, resource_id=resource.id,
+            # From the method, not a literal: destroy then deletes the integration first.
+            http_method=method.http_method, **integration_settings,
+        )
+        self.methods[path], self.integrations[path] = method, integration
+        self._definition += [
+            resource.id, resource.path_part, method.id, method.request_validator_id,
+            *(getattr(method, key) for key in method_settings),
+            integration.id, *(getattr(integration, key) for key in integration_settings),
+        ]
+
+    def _stage(self, props: ApiProps) -> None:
+        self.access_logs = log_group(
+            self, "access-logs", f"/aws/apigateway/{props.name}/access", props.log_retention_in_days
+        )
+        # API Gateway writes execution logs (level ERROR) to a group it names and would create with
+        # no retention; made here first, it keeps the project's retention.
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+        self.execution_logs = log_group(
+            self, "execution-logs", f"API-Gateway-Execution-Logs_{self.rest_api.id}/{props.stage_name}",
+            props.log_retention_in_days,
+        )
+        self.stage = ApiGatewayStage(
+            self,
+            "stage",
+            rest_api_id=self.rest_api.id,
+            deployment_id=self.deployment.id,
+            stage_name=props.stage_name,
+            xray_tracing_enabled=True,
+            access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            depends_on=[self.execution_logs],
+        )
+        checkov_skip(self.stage, {
+            "CKV_AWS_120": "responses are per delivery and must never be cached",
+            "CKV2_AWS_51": "providers do not present client certificates; requests are authenticated by signature",
+            "CKV2_AWS_29": "WAF is a per-deployment choice; throttling and signature checks protect the function",
+            "CKV2_AWS_4": "execution logging is at ERROR; detailed per-method metrics (which this check also wants) "
+                          "are billed, and the dashboard and the 5XX alarm read the per-stage metrics sent anyway",
+        })
+        self.method_settings = ApiGatewayMethodSettings(
+            self,
+            "method-settings",
+            rest_api_id=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings={
+                # Per-method metrics are billed as custom metrics; the dashboard and the 5XX alarm
+                # read the per-stage ones (ApiName, Stage), which API Gateway sends anyway.
+                # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+                "metrics_enabled": False,
+                "logging_level": "ERROR",
+                "data_trace_enabled": False,  # never log bodies
+                "throttling_burst_limit": props.throttle_burst_limit,
+                "throttling_rate_limit": props.throttle_rate_limit,
+            },
+        )
+        checkov_skip(self.method_settings, {
+            "CKV_AWS_225": "responses are per delivery and must never be cached",
+        })
 
     def _resource(self, path: str) -> ApiGatewayResource:
         parent_id = self.rest_api.root_resource_id

@@ -1,6 +1,7 @@
 """EventBridge custom bus, an archive for replay, and the config's routes with their targets."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -25,9 +26,18 @@ from .defaults import (
     repeated,
 )
 from .logs import log_group
-from .iam import AwsContext, Grantee, deny_insecure_transport, document, service_principal, statement
+from .iam import AwsContext, Grantee, arn_parts, deny_insecure_transport, document, service_principal, sid, statement
 
-_ARN_TARGET = re.compile(r"^arn:aws[a-z-]*:(sqs|logs):")
+# What a log target records of a published event: ids, provider, type and times, never the
+# payload (which may hold personal data; it stays in S3 and the event archive). A CloudWatch
+# Logs target takes exactly {"timestamp": ..., "message": "<string>"} from a transformer:
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutTargets.html
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
+AUDIT_FIELDS = ("webhook_id", "provider", "event_type", "delivery_id", "received_at", "processed_at", "s3_key")
+AUDIT_INPUT_PATHS = {"time": "$.time", **{name: f"$.detail.{name}" for name in AUDIT_FIELDS}}
+# The message is a JSON document in a string, so Logs Insights discovers its fields.
+AUDIT_INPUT_TEMPLATE = '{"timestamp":<time>,"message":%s}' % json.dumps(
+    json.dumps({name: f"<{name}>" for name in AUDIT_FIELDS}, separators=(",", ":")))
 
 
 @dataclass(frozen=True)
@@ -45,14 +55,14 @@ class BusProps:
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
 
 
-def validate_bus_props(props: BusProps) -> list[str]:
+def validate_bus_props(props: BusProps, aws: AwsContext | None = None) -> list[str]:
     problems: list[str] = []
     if not re.match(r"^[A-Za-z0-9._-]{1,256}$", props.name or ""):
         problems.append(f"name '{props.name}' must be letters, digits, '.', '_' or '-'")
     problems += [f"route '{dup}' is defined twice" for dup in repeated(r.name for r in props.routes)]
     for route in props.routes:
-        if route.target not in ("logs", "sqs") and not _ARN_TARGET.match(route.target):
-            problems.append(f"route '{route.name}': target must be logs, sqs or an SQS queue / log group ARN")
+        if route.target not in ("logs", "sqs"):
+            problems += _arn_target_problems(route, aws)
         if not route.pattern_json.startswith("{"):
             problems.append(f"route '{route.name}': pattern must be a JSON object")
     if props.archive_retention_days < 0:
@@ -60,11 +70,23 @@ def validate_bus_props(props: BusProps) -> list[str]:
     return problems
 
 
+def _arn_target_problems(route: RouteSpec, aws: AwsContext | None) -> list[str]:
+    parts = arn_parts(route.target)
+    if not parts or parts["service"] not in ("sqs", "logs"):
+        return [f"route '{route.name}': target must be logs, sqs or an SQS queue / log group ARN"]
+    if aws is None:
+        return []
+    where = (aws.partition, aws.region)
+    if (parts["partition"], parts["region"]) != where:
+        return [f"route '{route.name}': target {route.target} is not in this stack's partition and region {where}"]
+    return []
+
+
 class Bus(Construct):
     """`bus`, `archive`, `rules[name]`, `targets[name]`, `log_groups[name]`, `queues[name]`."""
 
     def __init__(self, scope: Construct, id: str, *, props: BusProps, aws: AwsContext):
-        raise_if(f"Bus '{id}'", validate_bus_props(props))
+        raise_if(f"Bus '{id}'", validate_bus_props(props, aws))
         super().__init__(scope, id)
         self.name = props.name
         self.arn = aws.arn("events", f"event-bus/{props.name}")
@@ -78,6 +100,7 @@ class Bus(Construct):
             description=f"Every event published on {props.name}, for replay",
         )
         self.rules: dict[str, CloudwatchEventRule] = {}
+        self.rule_names: dict[str, str] = {}
         self.targets: dict[str, CloudwatchEventTarget] = {}
         self.log_groups: dict[str, CloudwatchLogGroup] = {}
         self.queues: dict[str, SqsQueue] = {}
@@ -87,6 +110,7 @@ class Bus(Construct):
             rule = CloudwatchEventRule(
                 self, f"rule-{route.name}", name=rule_name, event_bus_name=self.bus.name, event_pattern=route.pattern_json
             )
+            self.rule_names[route.name] = rule_name
             rule_arn = aws.arn("events", f"rule/{props.name}/{rule_name}")
             if route.target == "logs":
                 group = log_group(self, f"logs-{route.name}", f"{log_prefix}/{route.name}", props.log_retention_in_days)
@@ -117,6 +141,7 @@ class Bus(Construct):
             else:
                 target_arn = route.target
             self.rules[route.name] = rule
+            to_logs = route.target == "logs" or (arn_parts(route.target) or {}).get("service") == "logs"
             self.targets[route.name] = CloudwatchEventTarget(
                 self,
                 f"target-{route.name}",
@@ -124,9 +149,14 @@ class Bus(Construct):
                 event_bus_name=self.bus.name,
                 target_id=route.name,
                 arn=target_arn,
+                **({"input_transformer": {"input_paths": AUDIT_INPUT_PATHS, "input_template": AUDIT_INPUT_TEMPLATE}}
+                   if to_logs else {}),
             )
         if self.log_groups:
-            # EventBridge writes to CloudWatch Logs under this account-level resource policy.
+            # EventBridge writes to CloudWatch Logs under an account-level resource policy, and an
+            # account holds at most 10 per region (docs/capacity.md): one per stack, only when a
+            # route logs, covering this bus's log groups alone.
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html
             self.log_resource_policy = CloudwatchLogResourcePolicy(
                 self,
                 "logs-resource-policy",
@@ -143,4 +173,4 @@ class Bus(Construct):
             )
 
     def grant_put_events_to(self, grantee: Grantee) -> Any:
-        return grantee.add_to_policy("PutEventsOnBus", [statement(["events:PutEvents"], [self.arn])])
+        return grantee.add_to_policy(sid("put-events-on", self.node.id), [statement(["events:PutEvents"], [self.arn])])

@@ -31,7 +31,12 @@ SQS_MAX_MESSAGE_SIZE = 262_144
 TABLE_DEFAULTS: Mapping[str, Any] = {
     "billing_mode": "PAY_PER_REQUEST",
     "point_in_time_recovery": {"enabled": True},
-    "server_side_encryption": {"enabled": True},
+    # DynamoDB always encrypts at rest. enabled = false selects the AWS owned key (no charge);
+    # enabled = true selects the AWS managed key aws/dynamodb, billed per KMS request, or with
+    # kms_key_arn a customer managed key. Provider docs for server_side_encryption.enabled:
+    # https://registry.terraform.io/providers/hashicorp/aws/5.100.0/docs/resources/dynamodb_table
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/EncryptionAtRest.html
+    "server_side_encryption": {"enabled": False},
 }
 
 BUCKET_GLACIER_AFTER_DAYS = 30
@@ -42,12 +47,14 @@ LOG_RETENTION_IN_DAYS = 7
 FUNCTION_DEFAULTS: Mapping[str, Any] = {
     "memory_size": 256,
     "timeout": 30,
-    "runtime": "python3.11",
+    "runtime": "python3.13",  # Amazon Linux 2023; python3.11 runs on Amazon Linux 2, past its end of life
     "architectures": ["arm64"],
 }
 
-API_THROTTLE_BURST_LIMIT = 5000
-API_THROTTLE_RATE_LIMIT = 10000.0
+# The stage throttle where none is configured: the `dev` row of docs/capacity.md, far below the
+# account's 10,000/s and 5,000 burst default (which protects nothing).
+API_THROTTLE_BURST_LIMIT = 100
+API_THROTTLE_RATE_LIMIT = 50.0
 
 EVENT_ARCHIVE_RETENTION_DAYS = 30
 
@@ -98,13 +105,16 @@ def checkov_skip(resource: Any, skips: Mapping[str, str]) -> None:
         resource.add_override(f"//.checkov_skip.{check}", reason)
 
 
-def emulator_lifecycle(aws: Any, *attributes: str) -> dict[str, Any]:
+def emulator_lifecycle(aws: Any, *attributes: str, create_before_destroy: bool | None = None) -> dict[str, Any]:
     """`lifecycle.ignore_changes` for attributes moto does not round-trip, on the emulator only.
 
     Without it every plan against moto shows a diff; on AWS nothing is ignored.
+    `create_before_destroy` goes into the same lifecycle block, everywhere.
     """
-    if not aws.is_emulated:
-        return {}
     from cdktf import TerraformResourceLifecycle
 
-    return {"lifecycle": TerraformResourceLifecycle(ignore_changes=list(attributes))}
+    ignored = {"ignore_changes": list(attributes)} if aws is not None and aws.is_emulated else {}
+    if create_before_destroy is None and not ignored:
+        return {}
+    kept = {} if create_before_destroy is None else {"create_before_destroy": create_before_destroy}
+    return {"lifecycle": TerraformResourceLifecycle(**kept, **ignored)}

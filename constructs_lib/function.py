@@ -1,6 +1,7 @@
 """Lambda function from the handlers zip: own role, own log group, X-Ray, JSON logs."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -13,9 +14,11 @@ from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSour
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from constructs import Construct
 
+from handlers.contract import AWS_LIMITS
+
 from .defaults import FUNCTION_DEFAULTS, LOG_RETENTION_IN_DAYS, checkov_skip, emulator_lifecycle, merge, raise_if
 from .logs import log_group
-from .iam import AwsContext, document, service_principal, statement
+from .iam import AwsContext, document, service_principal, sid, statement
 from .packaging import Package
 
 
@@ -34,10 +37,14 @@ def handlers_code(scope: Construct, id: str, package: Package) -> FunctionCode:
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,59}$")  # Lambda allows 64; the role adds "-role"
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
-_RUNTIMES = re.compile(r"^python3\.(1[1-9])$")
+# python3.12 and newer: Amazon Linux 2023 (python3.11 runs on Amazon Linux 2, past its end of life).
+_RUNTIMES = re.compile(r"^python3\.(1[2-9]|[2-9]\d)$")
 
+UNRESERVED_SKIP = {
+    "CKV_AWS_115": "reserved concurrency is set per environment (functions.<name>.reserved_concurrency); "
+                   "unset, the function shares the account pool, as a new account with a small quota must",
+}
 CHECKOV_SKIPS = {
-    "CKV_AWS_115": "concurrency is bounded by the API Gateway stage throttle and the SQS event source; reserving it would starve small accounts",
     "CKV_AWS_116": "failed deliveries are kept by the SQS redrive policy (FIFO DLQ), not a Lambda DLQ",
     "CKV_AWS_117": "talks only to AWS public endpoints; a VPC adds NAT cost and cold-start latency without a private resource to reach",
     "CKV_AWS_173": "environment variables hold names and settings only, never secrets (those are in Secrets Manager)",
@@ -55,7 +62,19 @@ class FunctionProps:
     timeout: int = FUNCTION_DEFAULTS["timeout"]
     runtime: str = FUNCTION_DEFAULTS["runtime"]
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
+    reserved_concurrency: int | None = None  # None: the account's unreserved pool
     overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+def environment_bytes(environment: Mapping[str, str]) -> int:
+    """The size Lambda measures against its 4 KB: the variables as one JSON object, UTF-8.
+
+    Lambda's error for an oversized environment quotes the "String measured", and that
+    string is the variables' JSON object. An unresolved value (a token standing for the
+    account id) counts as written: longer than what it stands for, so the check errs safe.
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    """
+    return len(json.dumps(dict(environment), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 def validate_function_props(props: FunctionProps) -> list[str]:
@@ -69,10 +88,15 @@ def validate_function_props(props: FunctionProps) -> list[str]:
     if not 1 <= props.timeout <= 900:
         problems.append(f"timeout {props.timeout} must be from 1 to 900 s")
     if not _RUNTIMES.match(props.runtime or ""):
-        problems.append(f"runtime '{props.runtime}' must be python3.11 or newer")
+        problems.append(f"runtime '{props.runtime}' must be python3.12 or newer (Amazon Linux 2023)")
     bad_env = sorted(k for k in props.environment if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", k))
     if bad_env:
         problems.append(f"environment variable names are invalid: {', '.join(bad_env)}")
+    size, limit = environment_bytes(props.environment), AWS_LIMITS.lambda_environment_bytes
+    if size > limit:
+        problems.append(f"environment variables take {size} bytes, over Lambda's {limit} for all of them together")
+    if props.reserved_concurrency is not None and props.reserved_concurrency < 1:
+        problems.append("reserved_concurrency must be 1 or more (0 would stop the function)")
     if props.overrides.get("tracing_config", {}).get("mode", "Active") != "Active":
         problems.append("tracing_config.mode must stay Active")
     return problems
@@ -105,12 +129,14 @@ class Function(Construct):
             ),
         )
         self.add_to_policy(
-            "Logs", [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"])]
+            sid("write-logs", id), [statement(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"])]
         )
         self.add_to_policy(
             # X-Ray has no resource-level permissions: "*" is the only valid resource.
-            "Xray", [statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])]
+            sid("trace", id), [statement(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])]
         )
+        reserved = {} if props.reserved_concurrency is None else {
+            "reserved_concurrent_executions": props.reserved_concurrency}
         self.function = LambdaFunction(
             self,
             "function",
@@ -126,6 +152,7 @@ class Function(Construct):
                     "memory_size": props.memory_size,
                     "timeout": props.timeout,
                     "runtime": props.runtime,
+                    **reserved,
                     "tracing_config": {"mode": "Active"},
                     "logging_config": {"log_format": "JSON", "log_group": self.log_group_name},
                     **({"environment": {"variables": dict(props.environment)}} if props.environment else {}),
@@ -135,7 +162,7 @@ class Function(Construct):
                 },
             ),
         )
-        checkov_skip(self.function, CHECKOV_SKIPS)
+        checkov_skip(self.function, {**CHECKOV_SKIPS, **(UNRESERVED_SKIP if not reserved else {})})
 
     def add_to_policy(self, sid: str, statements: Sequence[dict[str, Any]]) -> IamRolePolicy:
         """One inline role policy per grant (Grantee protocol)."""
@@ -150,7 +177,15 @@ class Function(Construct):
 
         enabled=False keeps the mapping (and its permissions) but stops Lambda polling: on the
         emulator, where moto would otherwise try to run the function itself on every SendMessage.
+        With reserved concurrency, the mapping's maximum concurrency equals it: Lambda then never
+        polls more batches than the function may run, so no batch is throttled back to the queue
+        (each throttle burns a receive toward the DLQ).
+        https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
         """
+        reserved = self.props.reserved_concurrency
+        if reserved is not None and reserved < 2:
+            raise_if(f"Function '{self.node.id}'", [
+                f"reserved_concurrency {reserved} is under 2, the least maximum concurrency of an SQS event source"])
         grant = queue.grant_consume_messages(self)
         return LambdaEventSourceMapping(
             self,
@@ -161,5 +196,6 @@ class Function(Construct):
             batch_size=batch_size,
             enabled=enabled,
             function_response_types=["ReportBatchItemFailures"],
+            **({"scaling_config": {"maximum_concurrency": reserved}} if reserved else {}),
             depends_on=[grant],  # AWS checks the role can receive when the mapping is created
         )

@@ -7,18 +7,23 @@ inside the AWS provider). Only what truly needs the resource references it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, Sequence
 
 
+@functools.lru_cache(maxsize=None)
 def partition_for(region: str) -> str:
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws"
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov, ...).
+
+    botocore's endpoint data knows every partition and region; a hand-written prefix table
+    would miss the ones added after it was written.
+    """
+    import botocore.session  # here: ~0.1 s, paid once and only where an ARN is built
+
+    return botocore.session.get_session().get_partition_for_region(region)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,14 @@ def deny_insecure_transport(action: str, resources: Iterable[str]) -> dict[str, 
 
 def service_principal(service: str) -> dict[str, str]:
     return {"Service": f"{service}.amazonaws.com"}
+
+
+def arn_parts(arn: str) -> dict[str, str] | None:
+    """partition, service, region, account and resource of an ARN; None when it is not one."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return dict(zip(("partition", "service", "region", "account", "resource"), parts[1:]))
 
 
 def sid(*parts: str) -> str:

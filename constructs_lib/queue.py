@@ -43,9 +43,15 @@ class QueueProps:
     consumer_timeout_seconds: int = 30
     fifo: bool = True
     dlq_fifo: bool | None = None  # None: same as fifo
-    max_receive_count: int = 3
+    max_receive_count: int = 5  # Lambda throttling burns receives: AWS recommends at least 5
     visibility_timeout_seconds: int | None = None  # None: 6x the consumer's timeout
-    high_throughput: bool = False
+    # High-throughput FIFO (None: on for FIFO queues): the 300 messages/s quota applies per
+    # message group, not per queue, and deduplication is per group too, so a producer must
+    # always send one message in the same group (docs/capacity.md).
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/high-throughput-fifo.html
+    high_throughput: bool | None = None
+    # The largest message producers send: the queue (and its DLQ) must hold it.
+    largest_message_bytes: int = 0
     queue_overrides: Mapping[str, Any] = field(default_factory=dict)
     dlq_overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -74,6 +80,11 @@ def validate_queue_props(props: QueueProps) -> list[str]:
         size = overrides.get("max_message_size")
         if size is not None and not 1024 <= size <= SQS_MAX_MESSAGE_SIZE:
             problems.append(f"{label}.max_message_size {size} must be from 1024 to {SQS_MAX_MESSAGE_SIZE} (provider 5.100.0 limit)")
+        size = overrides.get("max_message_size", QUEUE_DEFAULTS["max_message_size"])
+        if size < props.largest_message_bytes:
+            which = "queue" if label == "queue_overrides" else "dead-letter queue"
+            problems.append(f"the {which}'s max_message_size {size} is under the largest message producers send "
+                            f"({props.largest_message_bytes} bytes): SQS would refuse it")
         retention = overrides.get("message_retention_seconds")
         if retention is not None and not 60 <= retention <= 1_209_600:
             problems.append(f"{label}.message_retention_seconds {retention} must be from 60 to 1209600")
@@ -109,7 +120,7 @@ class Queue(Construct):
         )
         throughput = (
             {"deduplication_scope": "messageGroup", "fifo_throughput_limit": "perMessageGroupId"}
-            if props.high_throughput
+            if props.fifo and props.high_throughput is not False
             else {}
         )
         redrive = json.dumps(

@@ -15,7 +15,7 @@ from constructs import Construct
 from handlers.contract import secret_name
 
 from .defaults import checkov_skip, raise_if
-from .iam import Grantee, statement
+from .iam import Grantee, sid, statement
 
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
@@ -49,4 +49,4 @@ class ProviderSecrets(Construct):
 
     def grant_read(self, grantee: Grantee) -> Any:
         arns = [s.arn for s in self.secrets.values()]
-        return grantee.add_to_policy("ReadProviderSecrets", [statement(["secretsmanager:GetSecretValue"], arns)])
+        return grantee.add_to_policy(sid("read", self.node.id), [statement(["secretsmanager:GetSecretValue"], arns)])

@@ -1,4 +1,4 @@
-"""DynamoDB table for delivery records: on demand, TTL, PITR, SSE, a by-provider index."""
+"""DynamoDB table for delivery records: on demand, TTL, PITR, encrypted, the records index."""
 from __future__ import annotations
 
 import re
@@ -13,17 +13,38 @@ from cdktf_cdktf_provider_aws.dynamodb_table import (
 )
 from constructs import Construct
 
+from handlers.contract import RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY
+
 from .defaults import TABLE_DEFAULTS, checkov_skip, merge, raise_if, repeated
 from .iam import AwsContext, Grantee, sid, statement
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
+# What each handler calls, by intent; no grant holds an action no handler calls.
+READ_ACTIONS = ("dynamodb:BatchGetItem",)  # process reads a batch's records in one call
+WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # ingest creates a record, then marks it queued
+UPDATE_ACTIONS = ("dynamodb:UpdateItem",)  # process marks records processed or failed
+
 
 @dataclass(frozen=True)
 class Index:
+    """A global secondary index. `projected`: the non-key attributes it copies (INCLUDE); () copies keys only."""
+
     name: str
     hash_key: str
     range_key: str | None = None
+    projected: Sequence[str] = ()
+
+
+# The contract's records index, for `events list` and `replay` (find a provider's deliveries by
+# time). Its hash key is "<provider>#<day>", not the provider alone: a provider's writes spread
+# over a new partition key every day instead of piling onto one forever (a rising range key under
+# one hash key is one hot partition per provider). It projects only attributes that never change
+# after the first write, so the status updates never write the index: each delivery costs the
+# index one write, not one per status change as a projection of ALL would.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations
+RECORDS = Index(RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY, RECORDS_INDEX_PROJECTED)
 
 
 @dataclass(frozen=True)
@@ -31,7 +52,7 @@ class TableProps:
     name: str
     hash_key: str = "webhook_id"
     ttl_attribute: str = "expires_at"
-    indexes: Sequence[Index] = (Index("by_provider", "provider", "received_at"),)
+    indexes: Sequence[Index] = (RECORDS,)
     deletion_protection: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
@@ -47,8 +68,9 @@ def validate_table_props(props: TableProps) -> list[str]:
     problems += [f"index '{dup}' is defined twice" for dup in repeated(i.name for i in props.indexes)]
     if props.overrides.get("billing_mode", "PAY_PER_REQUEST") != "PAY_PER_REQUEST":
         problems.append("billing_mode must stay PAY_PER_REQUEST (webhook traffic is bursty)")
-    if props.overrides.get("server_side_encryption", {}).get("enabled") is False:
-        problems.append("server_side_encryption cannot be turned off")
+    encryption = props.overrides.get("server_side_encryption", {})
+    if encryption.get("kms_key_arn") and not encryption.get("enabled"):
+        problems.append("server_side_encryption.kms_key_arn needs enabled = true (a customer managed key)")
     return problems
 
 
@@ -74,25 +96,40 @@ class Table(Construct):
                     "name": props.name,
                     "hash_key": props.hash_key,
                     "attribute": [DynamodbTableAttribute(name=k, type="S") for k in sorted(keys)],
-                    "global_secondary_index": [
-                        DynamodbTableGlobalSecondaryIndex(
-                            name=i.name, hash_key=i.hash_key, range_key=i.range_key, projection_type="ALL"
-                        )
-                        for i in props.indexes
-                    ],
+                    "global_secondary_index": [_index(i) for i in props.indexes],
                     "ttl": {"attribute_name": props.ttl_attribute, "enabled": True},
                     "deletion_protection_enabled": props.deletion_protection,
                 },
             ),
         )
-        checkov_skip(
-            self.table,
-            {"CKV_AWS_119": "encrypted at rest with the AWS owned key; a customer KMS key adds cost and key management for metadata records"},
-        )
+        checkov_skip(self.table, {
+            "CKV_AWS_119": "encrypted at rest with the AWS owned key (no KMS charge); give "
+                           "server_side_encryption.kms_key_arn in the table overrides for a customer managed key",
+        })
 
-    def grant(self, grantee: Grantee, *actions: str) -> Any:
-        """`dynamodb:<action>` on this table and its indexes only."""
-        return grantee.add_to_policy(
-            sid("table", self.node.id),
-            [statement([a if ":" in a else f"dynamodb:{a}" for a in actions], [self.arn, *self.index_arns])],
+    def grant_read_data(self, grantee: Grantee) -> Any:
+        """Read records (process)."""
+        return self._grant(grantee, "read-data", READ_ACTIONS)
+
+    def grant_write_data(self, grantee: Grantee) -> Any:
+        """Create records and move their status (ingest)."""
+        return self._grant(grantee, "write-data", WRITE_ACTIONS)
+
+    def grant_update_data(self, grantee: Grantee) -> Any:
+        """Update existing records (process marks them processed or failed)."""
+        return self._grant(grantee, "update-data", UPDATE_ACTIONS)
+
+    def _grant(self, grantee: Grantee, intent: str, actions: Sequence[str]) -> Any:
+        # The table only: no handler queries the index (the CLI does, with the user's credentials).
+        return grantee.add_to_policy(sid(intent, self.node.id), [statement(actions, [self.arn])])
+
+
+def _index(index: Index) -> DynamodbTableGlobalSecondaryIndex:
+    if index.projected:
+        return DynamodbTableGlobalSecondaryIndex(
+            name=index.name, hash_key=index.hash_key, range_key=index.range_key,
+            projection_type="INCLUDE", non_key_attributes=list(index.projected),
         )
+    return DynamodbTableGlobalSecondaryIndex(
+        name=index.name, hash_key=index.hash_key, range_key=index.range_key, projection_type="KEYS_ONLY"
+    )

@@ -338,7 +338,7 @@ COMMON_SETTINGS = (
     "sdk_connect_timeout_seconds", "sdk_read_timeout_seconds", "sdk_max_attempts",
 )
 INGEST_SETTINGS = COMMON_SETTINGS + (
-    "queue_url", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
+    "queue_url", "providers_file", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
 )
 PROCESS_SETTINGS = COMMON_SETTINGS + (
     "event_bus_name", "inline_payload_limit", "max_receive_count", "put_events_max_bytes",
@@ -544,3 +544,33 @@ class StackOutputs:
 # (`{"webhook_id", "status"}` or `{"webhook_id", "duplicate"}`) travels in this response
 # header instead, so `webhookctl send` and a provider's request log still show it.
 REPLY_HEADER = "X-Webhookctl-Reply"
+
+
+# --------------------------------------------------------------------------- static limits the stack checks
+
+
+# Lambda: a synchronous invocation's request payload is limited like its response, 6 MB.
+# API Gateway's proxy event carries the body base64-encoded (every type is binary:
+# BINARY_MEDIA_TYPES) next to the headers and request context, so the body limit the
+# config accepts is well below API Gateway's own 10 MB.
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_REQUEST_BYTES = 6 * 1024 * 1024
+
+# The longest delivery_id or event_type a queue message (Pointer) carries, in characters.
+# Providers' ids are < 100 characters (Stripe `evt_...` ~30, GitHub GUIDs 36): the schemes
+# replace a longer id by a hash of it (still deterministic) and drop a longer event type;
+# the stack checks at synth that the queue's MaximumMessageSize holds the largest pointer
+# (pointer_max_bytes()).
+POINTER_FIELD_MAX_CHARS = 256
+
+
+def pointer_max_bytes() -> int:
+    """The size of the largest queue message ingest can send (Pointer.to_json of the longest fields)."""
+    # Pointer.to_json escapes non-ASCII: a character outside the BMP takes 12 bytes (a surrogate
+    # pair of \uXXXX). The key is longer than any real archive key (provider + date + webhook_id).
+    longest = "\U0010ffff" * POINTER_FIELD_MAX_CHARS
+    pointer = Pointer(
+        webhook_id="f" * 32, provider="p" * 31, s3_key="k" * 128, delivery_id=longest,
+        event_type=longest, received_at="2000-01-01T00:00:00.000Z", size=10 ** 12,
+    )
+    return len(pointer.to_json().encode("utf-8"))

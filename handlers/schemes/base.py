@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..contract import POINTER_FIELD_MAX_CHARS
+
 # --------------------------------------------------------------------------- bounds on hostile input
 # Form parameters parsed from one body. Providers send a few dozen (Twilio's messaging request:
 # ~20 plus two per media item, at most 10 media; voice and WhatsApp add ~20 more; Slack's slash
@@ -30,10 +32,9 @@ MAX_FORM_FIELDS = 1000
 # default, as twilio-python's RequestValidator tries) x query spellings (`+` or `%20`). Each
 # is MACed once per active secret, so this bounds a forged request's work at the body limit.
 MAX_SIGNED_MESSAGES = 4
-# Ids and event types are copied into the record, the queue message and the published event.
-# Providers' ids are < 100 characters (Stripe `evt_...` ~30, GitHub GUIDs 36); a longer one is
-# replaced by a hash of it (still deterministic), a longer event type is dropped.
-MAX_ID_CHARS = 256
+# Ids and event types are copied into the record, the queue message and the published event:
+# a longer id is replaced by a hash of it, a longer event type is dropped (contract).
+MAX_ID_CHARS = POINTER_FIELD_MAX_CHARS
 # Where a URL-signed scheme's stored metadata records the URL that verified.
 SIGNED_URL_HEADER = "x-webhookctl-signed-url"
 

@@ -17,12 +17,44 @@ def test_defaults_in_the_stack(local):
     assert queue["message_retention_seconds"] == 4 * 86400
     assert dlq["message_retention_seconds"] == 14 * 86400
     assert queue["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
-    assert queue["visibility_timeout_seconds"] >= 6 * 30
-    assert queue["max_message_size"] <= 262144
+    assert queue["visibility_timeout_seconds"] == 6 * 30  # 6x process's timeout
+    assert queue["max_message_size"] == 262144
     redrive = json.loads(queue["redrive_policy"])
-    assert redrive["maxReceiveCount"] == 3
+    assert redrive["maxReceiveCount"] == 5  # Lambda throttling burns receives
     assert redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.ingest-queue_dlq_")  # a reference: DLQ first
-    assert "deduplication_scope" not in queue  # high throughput is opt-in
+
+
+def test_prod_queue_is_high_throughput_fifo(prod):
+    queue = prod.one("aws_sqs_queue", name="webhooks-prod-ingest.fifo")
+    assert (queue["fifo_queue"], queue["content_based_deduplication"]) == (True, False)
+    assert (queue["deduplication_scope"], queue["fifo_throughput_limit"]) == ("messageGroup", "perMessageGroupId")
+    assert json.loads(queue["redrive_policy"])["maxReceiveCount"] == 5
+
+
+def test_visibility_timeout_follows_process_timeout(cdktf_testing, config, synthesize, project_root):
+    import dataclasses
+
+    from constructs_lib.stack import WebhookStack
+
+    env = config.environment("prod")
+    env = dataclasses.replace(env, functions={**env.functions, "process": dataclasses.replace(
+        env.functions["process"], timeout_seconds=45)})
+    stack = synthesize(WebhookStack(cdktf_testing.app(), "webhooks-prod", config=config, environment=env,
+                                    project_root=project_root))
+    assert stack.one("aws_sqs_queue", name="webhooks-prod-ingest.fifo")["visibility_timeout_seconds"] == 270
+
+
+def test_a_queue_too_small_for_the_largest_pointer_fails_at_synth(scratch, aws):
+    """SQS as configured must hold the largest message ingest sends (moto enforces no size)."""
+    from handlers.contract import pointer_max_bytes
+
+    props = QueueProps(name="q", largest_message_bytes=pointer_max_bytes(), queue_overrides={"max_message_size": 4096})
+    with pytest.raises(ValidationError) as err:
+        Queue(scratch, "q", props=props, aws=aws)
+    assert err.value.problems == [
+        f"the queue's max_message_size 4096 is under the largest message producers send "
+        f"({pointer_max_bytes()} bytes): SQS would refuse it",
+    ]
 
 
 def test_tls_only_policy_is_inline_not_a_separate_resource(local):
@@ -51,8 +83,7 @@ def test_overrides_honoured_but_required_settings_win(scratch, synthesize, aws):
     Queue(
         scratch, "q",
         props=QueueProps(
-            name="orders", consumer_timeout_seconds=10, visibility_timeout_seconds=120, max_receive_count=5,
-            high_throughput=True,
+            name="orders", consumer_timeout_seconds=10, visibility_timeout_seconds=120, max_receive_count=7,
             queue_overrides={"message_retention_seconds": 3600, "fifo_queue": False, "policy": "{}"},
         ),
         aws=aws,
@@ -64,7 +95,15 @@ def test_overrides_honoured_but_required_settings_win(scratch, synthesize, aws):
     assert queue["fifo_throughput_limit"] == "perMessageGroupId"
     assert queue["fifo_queue"] is True  # required: cannot be overridden
     assert "DenyInsecureTransport" in queue["policy"]
-    assert json.loads(queue["redrive_policy"])["maxReceiveCount"] == 5
+    assert json.loads(queue["redrive_policy"])["maxReceiveCount"] == 7
+
+
+def test_standard_queues_and_opted_out_fifo_queues_have_no_throughput_settings(scratch, synthesize, aws):
+    Queue(scratch, "std", props=QueueProps(name="std", fifo=False), aws=aws)
+    Queue(scratch, "plain", props=QueueProps(name="plain", high_throughput=False), aws=aws)
+    synth = synthesize(scratch)
+    for name in ("std", "plain.fifo"):
+        assert "deduplication_scope" not in synth.one("aws_sqs_queue", name=name)
 
 
 def test_invalid_inputs_rejected_all_at_once_before_any_resource(scratch):

@@ -72,7 +72,23 @@ def test_names_are_prefixed_with_the_stack(local):
         for r in rs.values()
     ]
     named = [n for n in named if isinstance(n, str) and not n.startswith("${")]  # references
+    # API Gateway names its execution log group itself: API-Gateway-Execution-Logs_<api id>/<stage>.
+    named = [n for n in named if not n.startswith("API-Gateway-Execution-Logs_")]
     assert named and all("webhooks-local" in n or n in ("params",) for n in named), named
+
+
+def test_policy_names_derive_from_construct_ids_and_never_collide(prod):
+    """Each grant's policy is named <intent><construct id>: a second grant gets its own name."""
+    names = {}
+    for key, policy in prod.resources("aws_iam_role_policy").items():
+        names.setdefault(policy["role"], []).append(policy["name"])
+    assert all(len(n) == len(set(n)) for n in names.values())
+    by_function = {role.split(".")[1].split("_")[0]: sorted(n) for role, n in names.items()}
+    assert by_function == {
+        "ingest": ["PutArchive", "ReadSecrets", "SendToIngestQueue", "TraceIngest", "WriteDataRecords", "WriteLogsIngest"],
+        "process": ["ConsumeFromIngestQueue", "PutEventsOnEvents", "ReadArchive", "ReadDataRecords", "TraceProcess",
+                    "UpdateDataRecords", "WriteLogsProcess"],
+    }
 
 
 def test_synth_json_is_machine_independent(local):

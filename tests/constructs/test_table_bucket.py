@@ -8,6 +8,7 @@ import pytest
 from constructs_lib.bucket import Bucket, BucketProps
 from constructs_lib.defaults import ValidationError
 from constructs_lib.table import Index, Table, TableProps
+from handlers.contract import RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY
 
 ACCOUNT = "${data.aws_caller_identity.caller.account_id}"
 
@@ -18,12 +19,21 @@ def test_table_defaults(local):
     assert table["hash_key"] == "webhook_id"
     assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
     assert table["point_in_time_recovery"] == {"enabled": True}
-    assert table["server_side_encryption"] == {"enabled": True}
-    assert table["global_secondary_index"] == [
-        {"name": "by_provider", "hash_key": "provider", "range_key": "received_at", "projection_type": "ALL"}
-    ]
-    assert {a["name"] for a in table["attribute"]} == {"webhook_id", "provider", "received_at"}
+    # enabled = false is the AWS owned key (no KMS charge); true would be the billed AWS managed key.
+    assert table["server_side_encryption"] == {"enabled": False}
+    assert table["global_secondary_index"] == [{
+        "name": RECORDS_INDEX, "hash_key": RECORDS_INDEX_HASH_KEY, "range_key": RECORDS_INDEX_RANGE_KEY,
+        "projection_type": "INCLUDE", "non_key_attributes": list(RECORDS_INDEX_PROJECTED),
+    }]
+    assert {a["name"] for a in table["attribute"]} == {"webhook_id", RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY}
     assert table["deletion_protection_enabled"] is False
+
+
+def test_records_index_projects_only_attributes_that_never_change():
+    """A status update must not write the index: nothing it changes is a key or projected there."""
+    updated_by_handlers = {"status", "attempts", "processed_at", "expires_at"}
+    indexed = {RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY, *RECORDS_INDEX_PROJECTED}
+    assert not updated_by_handlers & indexed
 
 
 def test_table_protected_in_prod(prod):
@@ -36,26 +46,34 @@ def test_table_overrides_and_validation(scratch, synthesize, aws):
     with pytest.raises(ValidationError) as err:
         Table(scratch, "bad", aws=aws, props=TableProps(
             name="x", ttl_attribute="webhook_id", indexes=(Index("a", "p"), Index("a", "q")),
-            overrides={"billing_mode": "PROVISIONED", "server_side_encryption": {"enabled": False}},
+            overrides={"billing_mode": "PROVISIONED", "server_side_encryption": {"enabled": False, "kms_key_arn": "k"}},
         ))
     assert err.value.problems == [
         "name 'x' must be 3-255 letters, digits, '_', '-' or '.'",
         "ttl_attribute 'webhook_id' cannot also be a key attribute",
         "index 'a' is defined twice",
         "billing_mode must stay PAY_PER_REQUEST (webhook traffic is bursty)",
-        "server_side_encryption cannot be turned off",
+        "server_side_encryption.kms_key_arn needs enabled = true (a customer managed key)",
     ]
 
 
-def test_table_grants_scoped_to_table_and_indexes(local):
+def test_a_customer_managed_key_can_be_chosen(scratch, synthesize, aws):
+    key = "arn:aws:kms:eu-west-1:111122223333:key/1"
+    Table(scratch, "t", aws=aws, props=TableProps(
+        name="items", overrides={"server_side_encryption": {"enabled": True, "kms_key_arn": key}}))
+    assert synthesize(scratch).one("aws_dynamodb_table")["server_side_encryption"] == {"enabled": True, "kms_key_arn": key}
+
+
+def test_table_grants_are_named_for_intent_and_scoped_to_the_table(local):
     table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/webhooks-local-records"
-    for function, actions in (
-        ("ingest", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
-        ("process", ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]),
+    for function, grants in (
+        ("ingest", [["dynamodb:PutItem", "dynamodb:UpdateItem"]]),
+        ("process", [["dynamodb:BatchGetItem"], ["dynamodb:UpdateItem"]]),
     ):
-        [st] = [s for s in local.policies_of(function) if any(a.startswith("dynamodb:") for a in s["Action"])]
-        assert st["Action"] == actions
-        assert st["Resource"] == [table_arn, f"{table_arn}/index/by_provider"]
+        statements = [s for s in local.policies_of(function) if any(a.startswith("dynamodb:") for a in s["Action"])]
+        assert sorted(s["Action"] for s in statements) == grants
+        # No handler queries the index (the CLI does, with the user's own credentials).
+        assert all(s["Resource"] == [table_arn] for s in statements)
 
 
 def test_bucket_defaults(local):

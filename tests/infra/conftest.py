@@ -39,12 +39,18 @@ def emulator():
         yield emu
 
 
+# Alarm subscribers for the applied `local` stack: SNS subscriptions apply, plan clean and destroy on moto.
+LOCAL_ALARMS = 'alarms = { email = ["oncall@example.com"], https = ["https://hooks.example.com/alarms"] }'
+
+
 @pytest.fixture(scope="session")
 def emulated_project(emulator, tmp_path_factory) -> Path:
-    """A copy of the project config whose `local` environment targets this folder's emulator."""
+    """A copy of the project config whose `local` environment targets this folder's emulator,
+    with alarm subscribers."""
     project = tmp_path_factory.mktemp("project")
     text = (ROOT / "webhookctl.toml").read_text()
-    text, count = re.subn(r'(?m)^emulator_endpoint = "[^"]*"', f'emulator_endpoint = "{emulator.endpoint}"', text)
+    text, count = re.subn(r'(?m)^emulator_endpoint = "[^"]*"',
+                          f'emulator_endpoint = "{emulator.endpoint}"\n{LOCAL_ALARMS}', text)
     assert count == 1, "webhookctl.toml: expected one emulator_endpoint line under [environments.local]"
     (project / "webhookctl.toml").write_text(text)
     return project

@@ -74,7 +74,9 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
     assert env["TABLE_NAME"] == outputs["dynamodb_table_name"]
     attributes = sqs.get_queue_attributes(QueueUrl=outputs["sqs_queue_url"], AttributeNames=["All"])["Attributes"]
     assert attributes["FifoQueue"] == "true"
-    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 3
+    assert (attributes["DeduplicationScope"], attributes["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] == 5
+    assert attributes["VisibilityTimeout"] == "180"  # 6x process's 30 s
     process = lam.get_function_configuration(FunctionName=outputs["processing_function_name"])
     assert process["Environment"]["Variables"]["EVENT_BUS_NAME"] == outputs["event_bus_name"]
     assert (process["Handler"], process["Architectures"], process["TracingConfig"]["Mode"]) == (
@@ -82,6 +84,7 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
     [mapping] = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
                  if m["FunctionArn"].endswith(f":function:{outputs['processing_function_name']}")]
     assert mapping["State"] == "Disabled"  # moto must not consume: the local runtime does
+    assert "PROVIDERS" not in env and env["PROVIDERS_FILE"] == "providers.json"
     sqs.send_message(QueueUrl=outputs["sqs_queue_url"], MessageBody="{}", MessageGroupId="g", MessageDeduplicationId="d")
     received = sqs.receive_message(QueueUrl=outputs["sqs_queue_url"], AttributeNames=["ApproximateReceiveCount"])
     assert received["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "1"
@@ -93,6 +96,45 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
 def test_second_plan_shows_no_changes(applied, local_stack_dir, tf):
     proc = tf(["plan", "-detailed-exitcode", "-input=false", "-no-color"], local_stack_dir)
     assert proc.returncode == 0, f"plan is not clean (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_alarms_reach_the_subscribers(applied, local_stack_dir, tf, emulator):
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    sns = session.client("sns", endpoint_url=emulator.endpoint)
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":webhooks-local-alarms")]
+    subscribed = sorted((s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"])
+    assert subscribed == [("email", "oncall@example.com"), ("https", "https://hooks.example.com/alarms")]
+    alarms = session.client("cloudwatch", endpoint_url=emulator.endpoint).describe_alarms(AlarmNamePrefix="webhooks-local-")
+    assert alarms["MetricAlarms"] and all(a["AlarmActions"] == [topic] == a["OKActions"] for a in alarms["MetricAlarms"])
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_changing_an_integration_setting_changes_the_redeployment_trigger(applied, local_stack_dir, tf):
+    """The trigger hashes resolved settings: Terraform itself sees the change and redeploys."""
+    stack_json = local_stack_dir / "cdk.tf.json"
+    original = stack_json.read_text()
+    doc = json.loads(original)
+    integration = next(iter(doc["resource"]["aws_api_gateway_integration"].values()))
+    # Another function's invocation URI: an in-place update of the integration.
+    integration["uri"] = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                          "arn:aws:lambda:us-east-1:123456789012:function:other/invocations")
+    plan = local_stack_dir / "trigger-check.tfplan"
+    try:
+        stack_json.write_text(json.dumps(doc))
+        _ok(tf(["plan", "-refresh=false", "-lock=false", "-input=false", "-no-color", f"-out={plan.name}"], local_stack_dir))
+        shown = json.loads(_ok(tf(["show", "-json", plan.name], local_stack_dir)))
+    finally:
+        stack_json.write_text(original)
+        plan.unlink(missing_ok=True)
+    [deployment] = [c["change"] for c in shown["resource_changes"] if c["type"] == "aws_api_gateway_deployment"]
+    assert deployment["actions"] == ["create", "delete"] and deployment["replace_paths"] == [["triggers"]]
+    before, after = (deployment[k]["triggers"]["redeployment"] for k in ("before", "after"))
+    assert len(before) == len(after) == 40 and before != after  # both known: SHA-1s Terraform computed
 
 
 @pytest.mark.terraform
