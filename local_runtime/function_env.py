@@ -14,16 +14,23 @@ two functions set differently) rather than swapped per invocation.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
+import io
+import json
 import os
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from handlers.contract import PROVIDERS_FILE_NAME, Settings
 from local_runtime.emulator import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS
 
 DEFAULT_REGION = "us-east-1"
@@ -55,6 +62,7 @@ class FunctionConfig:
     memory_mb: int = 128
     timeout_s: int = 3
     variables: Mapping[str, str] = field(default_factory=dict)
+    code_sha256: str = ""  # base64 SHA-256 of the deployed zip, as Lambda reports it
 
     @classmethod
     def from_api(cls, cfg: Mapping[str, Any]) -> "FunctionConfig":
@@ -65,6 +73,7 @@ class FunctionConfig:
             memory_mb=int(cfg.get("MemorySize") or 128),
             timeout_s=int(cfg.get("Timeout") or 3),
             variables=dict((cfg.get("Environment") or {}).get("Variables") or {}),
+            code_sha256=cfg.get("CodeSha256") or "",
         )
 
     def context(self, request_id: str | None = None) -> "LambdaContext":
@@ -163,6 +172,75 @@ def applied_environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def deployed_zip(code_sha256: str, build_dir: Path, journal: Path | None = None) -> bytes | None:
+    """The bytes of the zip a function was deployed with, found by its CodeSha256.
+
+    moto keeps the code but serves no download of it, so: the stack's own
+    build folder (`constructs_lib.packaging` names each zip
+    `handlers-<first 16 hex of its SHA-256>.zip`), else the emulator's
+    control journal, which holds every CreateFunction / UpdateFunctionCode
+    body. Only bytes whose SHA-256 is `code_sha256` are returned.
+    """
+    try:
+        digest = base64.b64decode(code_sha256).hex()
+    except ValueError:
+        return None
+    for path in sorted(build_dir.glob(f"*-{digest[:16]}.zip")):
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest:
+            return data
+    return _zip_from_journal(digest, journal) if journal is not None else None
+
+
+def _zip_from_journal(digest: str, journal: Path) -> bytes | None:
+    from local_runtime.journal import ControlJournal, body_bytes
+
+    for entry in reversed(ControlJournal(journal).entries()):
+        try:
+            doc = json.loads(body_bytes(entry) or b"{}")
+        except ValueError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        # CreateFunction: {"Code": {"ZipFile": b64}}; UpdateFunctionCode: {"ZipFile": b64}
+        code = doc.get("ZipFile") or (doc.get("Code") or {}).get("ZipFile")
+        if isinstance(code, str):
+            data = base64.b64decode(code)
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+    return None
+
+
+def providers_environment(function: FunctionConfig, build_dir: Path, dest_dir: Path,
+                          journal: Path | None = None) -> dict[str, str]:
+    """{PROVIDERS_FILE: <absolute path>} when the deployed zip carries the table; else {} (PROVIDERS stays)."""
+    path = providers_file(function, build_dir, dest_dir, journal)
+    return {Settings.variable("providers_file"): str(path)} if path is not None else {}
+
+
+def providers_file(function: FunctionConfig, build_dir: Path, dest_dir: Path,
+                   journal: Path | None = None) -> Path | None:
+    """The deployed function's provider table (`contract.PROVIDERS_FILE_NAME` at its zip root), as a file.
+
+    Extracted into `dest_dir` under a name carrying the code hash, so a
+    redeploy with another table never reads a stale copy. None when the zip
+    is not found or carries no table (a stack that still passes PROVIDERS in
+    the environment).
+    """
+    data = deployed_zip(function.code_sha256, build_dir, journal)
+    if data is None:
+        return None
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if PROVIDERS_FILE_NAME not in archive.namelist():
+            return None
+        table = archive.read(PROVIDERS_FILE_NAME)
+    digest = base64.b64decode(function.code_sha256).hex()[:16]
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / f"providers-{function.name}-{digest}.json"
+    target.write_bytes(table)
+    return target.resolve()
 
 
 def load_handler(handler: str, *, fresh: bool = True) -> Callable[[Any, Any], Any]:

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from local_runtime.emulator import EMULATOR_CREDENTIALS
 from local_runtime.function_env import (EnvironmentConflict, FunctionConfig, LambdaContext, applied_environment,
                                         function_environment, get_function_config, load_handler,
-                                        merge_environments)
+                                        merge_environments, providers_environment)
 
 
 @pytest.mark.emulator
@@ -81,3 +82,77 @@ def test_local_context():
     assert ctx.function_name == "ingest" and ctx.function_version == "$LATEST"
     assert ctx.log_group_name == "/aws/lambda/ingest"
     assert FunctionConfig.from_api({"FunctionName": "f", "FunctionArn": "arn"}).variables == {}
+
+
+# -- the provider table file (contract.PROVIDERS_FILE_NAME at the zip root) ----------------------
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _deployed(data: bytes, name: str = "webhooks-local-ingest") -> FunctionConfig:
+    import base64
+    import hashlib
+
+    return FunctionConfig(name=name, arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+                          handler="handlers.ingest.handler", code_sha256=base64.b64encode(hashlib.sha256(data).digest()).decode())
+
+
+TABLE = b'{"stripe": {"scheme": "stripe", "secret_id": "webhooks-local/providers/stripe"}}'
+
+
+def test_the_deployed_zip_s_provider_table_becomes_the_handlers_file(tmp_path):
+    import hashlib
+
+    from handlers.contract import PROVIDERS_FILE_NAME
+
+    data = _zip({"handlers/ingest.py": b"", PROVIDERS_FILE_NAME: TABLE})
+    build = tmp_path / "cdktf.out" / ".build"
+    build.mkdir(parents=True)
+    (build / f"handlers-{hashlib.sha256(data).hexdigest()[:16]}.zip").write_bytes(data)
+    (build / "handlers-0000000000000000.zip").write_bytes(_zip({PROVIDERS_FILE_NAME: b"{}"}))  # another deploy's
+    env = providers_environment(_deployed(data), build, tmp_path / ".webhookctl" / "providers")
+    (path,) = env.values()
+    assert list(env) == ["PROVIDERS_FILE"] and Path(path).is_absolute()
+    assert Path(path).read_bytes() == TABLE
+    assert hashlib.sha256(data).hexdigest()[:16] in Path(path).name
+
+
+def test_a_zip_with_the_same_prefix_but_other_bytes_is_not_used(tmp_path):
+    import hashlib
+
+    from handlers.contract import PROVIDERS_FILE_NAME
+
+    data = _zip({PROVIDERS_FILE_NAME: TABLE})
+    (tmp_path / f"handlers-{hashlib.sha256(data).hexdigest()[:16]}.zip").write_bytes(_zip({PROVIDERS_FILE_NAME: b"{}"}))
+    assert providers_environment(_deployed(data), tmp_path, tmp_path / "out") == {}
+
+
+def test_the_zip_is_found_in_the_emulator_s_journal_when_the_build_folder_lacks_it(tmp_path):
+    import base64
+
+    from handlers.contract import PROVIDERS_FILE_NAME
+    from local_runtime.journal import ControlJournal
+
+    data = _zip({PROVIDERS_FILE_NAME: TABLE})
+    body = json.dumps({"FunctionName": "x", "Code": {"ZipFile": base64.b64encode(data).decode()}}).encode()
+    ControlJournal(tmp_path).append({"method": "POST", "path": "/2015-03-31/functions",
+                                     "body_b64": base64.b64encode(body).decode()})
+    env = providers_environment(_deployed(data), tmp_path / "no-build", tmp_path / "out", journal=tmp_path)
+    assert Path(env["PROVIDERS_FILE"]).read_bytes() == TABLE
+
+
+def test_a_zip_without_the_table_leaves_providers_in_the_environment(tmp_path):
+    import hashlib
+
+    data = _zip({"handlers/ingest.py": b""})
+    (tmp_path / f"handlers-{hashlib.sha256(data).hexdigest()[:16]}.zip").write_bytes(data)
+    assert providers_environment(_deployed(data), tmp_path, tmp_path / "out") == {}
