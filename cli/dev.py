@@ -98,7 +98,8 @@ class DevSession:
         if self.emulator is None or self.emulator.running:
             return
         self.log(f"dev: the emulator died ({self.emulator.log_tail(3)}); restarting it from its journal")
-        self.emulator = new_emulator(self.ws, "dev").start()
+        self.emulator = new_emulator(self.ws, "dev")
+        self.emulator.start()
         line = describe_restore(self.emulator.identity())
         self.log(f"dev: emulator back at {self.emulator.endpoint}" + (f": restored {line}" if line else ""))
 
@@ -185,7 +186,8 @@ def _acquire_emulator(session: DevSession) -> None:
             found.claim()
         session.emulator = found
         return
-    session.emulator = new_emulator(ws, "dev").start()
+    session.emulator = new_emulator(ws, "dev")  # recorded before it starts: Ctrl-C then stops it too
+    session.emulator.start()
     line = describe_restore(session.emulator.identity())
     log(f"dev: emulator up at {ws.env.emulator_endpoint}"
         + (f", restored from its journal: {line}" if line else ""))
@@ -198,17 +200,14 @@ def _converge(session: DevSession) -> None:
     ws, log = session.ws, session.log
     endpoint, region, state = ws.env.emulator_endpoint, ws.env.region, ws.local_state_file
     t0 = time.monotonic()
-    reset = False
     if state_check.state_resources(state):
         mismatches = state_check.state_mismatches(endpoint, state, region)
         if mismatches:
             _reset(session, f"the emulator does not match the local state ({mismatches[0]}"
                             + (f", and {len(mismatches) - 1} more" if len(mismatches) > 1 else "") + ")")
-            reset = True
     elif not state_check.is_fresh(endpoint, region):
         _reset(session, "the emulator holds resources the local state does not list")
-        reset = True
-    _deploy(session, retry_after_reset=not reset)
+    _deploy(session)
     session.timings["deploy"] = time.monotonic() - t0
     log(f"dev: stack {ws.stack} deployed ({session.timings['deploy']:.1f} s)")
     back = state_check.restore_pending(endpoint)
@@ -217,22 +216,25 @@ def _converge(session: DevSession) -> None:
             + (f"; still waiting for its resource: {back['missing'][:5]}" if back.get("missing") else ""))
 
 
-def _deploy(session: DevSession, *, retry_after_reset: bool) -> None:
+# Terraform's errors when it creates what the emulator already holds (the state lost track of it:
+# a Terraform killed mid-apply before saving its state).
+_CONFLICTS = ("already exist", "AlreadyExists", "ResourceInUse", "ResourceConflict", "BucketAlreadyOwnedByYou")
+
+
+def _deploy(session: DevSession, attempts: int = 3) -> None:
     from .stack_ops import deploy
 
     ws, log = session.ws, session.log
-    if not ws.local_state_file.exists():
-        log("dev: deploying the local stack (first time: ~1 min, the AWS provider's fixed waits)")
-    try:
-        deploy(ws, confirm=None, log=_terraform_filter(log))
-    except TerraformFailed as exc:
-        if not retry_after_reset:
-            raise
-        # e.g. Terraform was killed mid-apply before saving state: the emulator holds
-        # resources the state does not, and creating them again fails.
-        _reset(session, f"the deploy to the emulator failed ({exc.message})")
-        log("dev: deploying the local stack from nothing (~1 min)")
-        deploy(ws, confirm=None, log=_terraform_filter(log))
+    for attempt in range(1, attempts + 1):
+        if not ws.local_state_file.exists():
+            log("dev: deploying the local stack from nothing (~1 min: the AWS provider's fixed waits)")
+        try:
+            deploy(ws, confirm=None, log=_terraform_filter(log))
+            return
+        except TerraformFailed as exc:
+            if attempt == attempts or not any(c in exc.message for c in _CONFLICTS):
+                raise
+            _reset(session, f"the deploy to the emulator failed ({exc.message})")
 
 
 def _reset(session: DevSession, why: str) -> None:
@@ -247,11 +249,10 @@ def _reset(session: DevSession, why: str) -> None:
 
 def _terraform_filter(log: Log) -> Log:
     """Terraform's progress, minus the noise: resource completions and errors only."""
-    keep = ("Creation complete", "Apply complete", "Error", "error:", "No changes", "Plan:", "synth:", "Destruction",
-            "terraform: ")
+    keep = ("Creation complete", "Apply complete", "No changes", "Plan:", "synth:", "Destruction", "terraform: ")
 
     def filtered(line: str) -> None:
-        if any(k in line for k in keep):
+        if any(k in line for k in keep) or line.strip(" │╷╵").startswith("Error"):
             log(f"  {line.strip()}")
 
     return filtered

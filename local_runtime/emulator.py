@@ -106,7 +106,7 @@ def process_command(pid: int) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "?"
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)[:160]
+    return " ".join(raw.decode(errors="replace").replace("\0", " ").split())[:160]  # one line
 
 
 def pid_alive(pid: int) -> bool:
@@ -180,7 +180,11 @@ class Emulator:
             self.process = subprocess.Popen(self.argv(), stdout=log, stderr=log, env=env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.process.pid
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:  # Ctrl-C while it starts: it must not outlive us
+            self.stop()
+            raise
         self._write_runtime_file()
         return self
 
@@ -189,12 +193,10 @@ class Emulator:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 code = self.process.returncode
-                self.process = self.pid = None
                 raise EmulatorError(f"the emulator exited at start (code {code}): {self.log_tail()}")
             if is_moto(self.endpoint, timeout=0.5):
                 return
             time.sleep(0.05)
-        self.stop()
         raise EmulatorError(f"the emulator did not answer on {self.endpoint} within {timeout:.0f} s: "
                             f"{self.log_tail()}")
 

@@ -112,7 +112,7 @@ def _entry(environ: dict) -> dict[str, Any]:
 
     from werkzeug.wsgi import get_input_stream
 
-    body = get_input_stream(environ, safe_fallback=False).read()  # de-chunked by werkzeug
+    body = get_input_stream(environ).read()  # de-chunked by werkzeug; no length and not chunked: no body
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                                 "persist": str(args.persist.resolve()) if args.persist else None}
     journals = Journals(args.persist) if args.persist else None
     if journals is not None:
+        log.info("restoring from %s", args.persist)
         identity["restore"] = restore(app, journals, f"http://{args.host}:{args.port}")
         log.info("restored from %s: %s", args.persist, json.dumps(identity["restore"]))
         moto_patches.install_journal_hooks(journals.data)

@@ -327,6 +327,9 @@ class DataJournal:
         return self.root / "secretsmanager" / account / region / f"{_digest(name)}.json"
 
     def secret_put(self, secret: Any) -> None:
+        if not secret.versions:  # a container with no value yet: the control journal recreates it
+            self.secret_delete(secret.account_id, secret.region, secret.name)
+            return
         doc = {"name": secret.name, "default_version_id": secret.default_version_id,
                "versions": encode(secret.versions)}
         _write(self._secret_path(secret.account_id, secret.region, secret.name), json.dumps(doc).encode())
