@@ -68,11 +68,11 @@ class Journaling:
         return result
 
     def _journal(self, entry: dict[str, Any]) -> None:
-        from local_runtime.journal import classify, without_secret_values
+        from local_runtime.journal import classify, for_journal
 
         verdict = classify(entry)
         if verdict == "control":
-            self.control.append(without_secret_values(entry))
+            self.control.append(for_journal(entry))
         elif entry["path"] == "/moto-api/reset":
             self.control.clear()
             self.data.clear()
@@ -108,8 +108,6 @@ def restore_pending(data: Any, pending: Any) -> dict[str, Any]:
 
 def _entry(environ: dict) -> dict[str, Any]:
     """The request as the journal keeps it; the WSGI input is replaced by the bytes read."""
-    import base64
-
     from werkzeug.wsgi import get_input_stream
 
     body = get_input_stream(environ).read()  # de-chunked by werkzeug; no length and not chunked: no body
@@ -122,8 +120,7 @@ def _entry(environ: dict) -> dict[str, Any]:
     if environ.get("CONTENT_TYPE"):
         headers["Content-Type"] = environ["CONTENT_TYPE"]
     return {"method": environ.get("REQUEST_METHOD", "GET").upper(), "path": environ.get("PATH_INFO", "/"),
-            "query": environ.get("QUERY_STRING", ""), "headers": headers,
-            "body_b64": base64.b64encode(body).decode("ascii")}
+            "query": environ.get("QUERY_STRING", ""), "headers": headers, "body": body}
 
 
 def _json(start_response: Callable, status: int, doc: Any) -> list[bytes]:

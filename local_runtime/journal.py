@@ -82,7 +82,17 @@ def header(entry: Mapping[str, Any], name: str) -> str:
 
 
 def body_bytes(entry: Mapping[str, Any]) -> bytes:
+    """The request body: raw while the request is served ("body"), base64 once journaled ("body_b64")."""
+    if "body" in entry:
+        return entry["body"]
     return base64.b64decode(entry.get("body_b64") or "")
+
+
+def for_journal(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry as control.jsonl keeps it: body as base64, secret values cut out."""
+    kept = {k: v for k, v in entry.items() if k != "body"}
+    kept["body_b64"] = base64.b64encode(body_bytes(entry)).decode("ascii")
+    return without_secret_values(kept)
 
 
 def service(entry: Mapping[str, Any]) -> str:
@@ -119,8 +129,9 @@ def classify(entry: Mapping[str, Any]) -> str:
         return "read"
     if re.fullmatch(r"POST /\d{4}-\d{2}-\d{2}/functions/[^/]+/invocations", op):
         return "data-plane"  # Lambda Invoke (REST)
-    if service(entry) == "s3" and _s3_object_path(path):
-        return "data-plane"  # objects are journaled as data: the latest bytes, not every PUT
+    if service(entry) == "s3" and (_s3_object_path(path) or "delete" in parse_qs(entry.get("query") or "",
+                                                                                keep_blank_values=True)):
+        return "data-plane"  # objects (and DeleteObjects) are journaled as data: the latest bytes, not every call
     return "control"
 
 
@@ -154,9 +165,13 @@ def _private_dir(path: Path) -> Path:
 
 def _write(path: Path, data: bytes) -> None:
     """Whole-or-nothing: a temp file renamed over the target, mode 0600."""
-    _private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:  # first write into this folder: make it (no mkdir per write)
+        _private_dir(path.parent)
+        fd = os.open(tmp, flags, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)

@@ -325,6 +325,7 @@ def signed(service: str) -> dict:
     ({"method": "GET", "path": "/restapis/abc"}, "read"),
     ({"method": "PUT", "path": "/bucket", "headers": signed("s3")}, "control"),
     ({"method": "PUT", "path": "/bucket/key/with/slashes", "headers": signed("s3")}, "data-plane"),
+    ({"method": "POST", "path": "/bucket", "query": "delete", "headers": signed("s3")}, "data-plane"),  # DeleteObjects
     ({"method": "PUT", "path": "/restapis/abc/resources/x", "headers": signed("apigateway")}, "control"),
     ({"method": "POST", "path": "/2015-03-31/functions/f/invocations"}, "data-plane"),
     ({"method": "POST", "path": "/moto-api/reset"}, "moto-api"),
