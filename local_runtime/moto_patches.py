@@ -85,6 +85,7 @@ def install_server_fixes(*, deterministic_ids: bool) -> None:
     if installed("server"):
         return
     _install_raw_s3_bodies()
+    _install_idempotent_create_function()
     if deterministic_ids:
         _install_deterministic_ids()
     _installed.setdefault("server", [])
@@ -185,6 +186,40 @@ def _install_raw_s3_bodies() -> None:
         return setup_class
 
     _replace("server", S3Response, "setup_class", wrap)
+
+
+def _install_idempotent_create_function() -> None:
+    """A CreateFunction repeated byte for byte gets the first one's answer, not 409.
+
+    Seen on this machine under load: moto logs `201` for Terraform's
+    CreateFunction, the Go SDK retries the call at once (the answer was lost
+    on its way back), moto answers 409 ResourceConflictException, and the AWS
+    provider retries *that* for 5 minutes before failing the apply. Only the
+    exact request that created the function is answered again; any other
+    CreateFunction for an existing name still gets AWS's 409.
+    """
+    import hashlib
+
+    from moto.awslambda.responses import LambdaResponse
+
+    created: dict[str, str] = {}  # function name -> sha256 of the request that created it
+
+    def wrap(original):  # type: ignore[no-untyped-def]
+        def create_function(self):  # type: ignore[no-untyped-def]
+            name = self.json_body["FunctionName"].rsplit(":", 1)[-1]
+            digest = hashlib.sha256(self.body if isinstance(self.body, bytes) else str(self.body).encode()).hexdigest()
+            if created.get(name) == digest:
+                try:
+                    fn = self.backend.get_function(name, None)
+                    return 201, {"status": 201}, json.dumps(fn.get_configuration(on_create=True))
+                except Exception:  # noqa: BLE001 - deleted since: create it again below
+                    created.pop(name, None)
+            result = original(self)
+            created[name] = digest
+            return result
+        return create_function
+
+    _replace("server", LambdaResponse, "create_function", wrap)
 
 
 # --------------------------------------------------------------------------- strict limits

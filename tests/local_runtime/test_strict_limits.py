@@ -155,3 +155,4 @@ def test_the_emulator_is_strict_by_default(emulator):
         events.put_events(Entries=entries)
     assert refused.value.response["Error"] == {
         "Code": "ValidationException", "Message": "Total size of the entries in the request is over the limit."}
+
