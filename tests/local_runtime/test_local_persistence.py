@@ -7,13 +7,11 @@ import os
 import re
 import signal
 import stat
-import time
 import zipfile
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from local_runtime import journal, state_check
 from local_runtime.emulator import EMULATOR_ACCOUNT_ID, Emulator, EmulatorError, free_port, pid_alive
