@@ -236,7 +236,7 @@ def emulator_start(env_name, config_path):
 @emulator.command("stop")
 @env_option
 def emulator_stop(env_name, config_path):
-    """Stop the emulator started by `emulator start` (its contents are lost)."""
+    """Stop this project's emulator, whichever command started it (its journal keeps the data)."""
     from .emulator_cmd import stop
 
     stop(_workspace(config_path, env_name), _progress)
