@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handlers.contract import PROVIDERS_FILE_NAME, Settings, invocation_environment
+from handlers.contract import PROVIDERS_FILE_NAME, Settings
 from local_runtime.emulator import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS
 
 DEFAULT_REGION = "us-east-1"
@@ -171,9 +171,12 @@ def merge_environments(*envs: Mapping[str, str]) -> dict[str, str]:
 def for_function(handler: Callable[[Any, Any], Any], variables: Mapping[str, str]) -> Callable[[Any, Any], Any]:
     """`handler`, run in its own function's variables (as on Lambda, where each has its process)."""
     variables = dict(variables)
+    # The contract module the handler reads now: load_handler(fresh=True) re-imports the handlers
+    # package, and the module imported above would hold a context variable nobody reads.
+    scope = importlib.import_module("handlers.contract").invocation_environment
 
     def invoke(event: Any, context: Any) -> Any:
-        with invocation_environment(variables):
+        with scope(variables):
             return handler(event, context)
 
     invoke.__wrapped__ = handler  # type: ignore[attr-defined]

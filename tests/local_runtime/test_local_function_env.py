@@ -74,6 +74,15 @@ def test_each_function_reads_its_own_settings_in_one_process():
     assert Settings.from_env().sdk_read_timeout_seconds == Settings().sdk_read_timeout_seconds  # outside: unchanged
 
 
+def test_a_freshly_imported_handler_reads_its_own_settings(monkeypatch):
+    """dev loads ingest with fresh=True (a cold start): the wrapper must set what that fresh import reads."""
+    for name in [n for n in sys.modules if n == "handlers" or n.startswith("handlers.")]:
+        monkeypatch.setitem(sys.modules, name, sys.modules[name])  # put the test session's modules back after
+    read = load_handler("handlers.contract.function_environment", fresh=True)  # the fresh module's reader
+    handler = for_function(lambda event, context: read().get("AWS_READ_TIMEOUT"), {"AWS_READ_TIMEOUT": "7.5"})
+    assert handler({}, None) == "7.5"
+
+
 def test_load_handler_imports_fresh(tmp_path, monkeypatch):
     pkg = tmp_path / "fe_pkg"
     pkg.mkdir()
