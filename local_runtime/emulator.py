@@ -200,6 +200,9 @@ def install_raw_s3_bodies() -> None:
 def main(argv: list[str] | None = None) -> None:
     """`python -m local_runtime.emulator -H HOST -p PORT`: moto's server with our fixes."""
     install_raw_s3_bodies()
+    from local_runtime.http_targets import install_moto_fixes  # input templates and connection secrets as on AWS
+
+    install_moto_fixes()
     if os.environ.get("WEBHOOKCTL_DETERMINISTIC_IDS"):
         install_deterministic_ids()
     from moto.server import main as moto_main
