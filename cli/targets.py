@@ -110,7 +110,8 @@ def _check_route_secret(value: str) -> None:
 
 
 def target_stats(ws: Workspace, *, hours: int = 24, now: datetime | None = None, cloudwatch=None) -> list[dict[str, Any]]:
-    """Per route: delivered, retried, failed, dead-lettered and lost counts over the last `hours`.
+    """Per route: delivered, retried, failed, dead-lettered and lost counts over the last `hours` whole
+    hours and the current one (hourly sums: a few points per query, and the current hour counts too).
 
     `[{"route", "target", "destination", "rule", "delivered", "retried", "failed", "dead_lettered",
     "lost", "period_hours"}]`; a count is 0 when the metric has no data (EventBridge sends some of
@@ -127,18 +128,19 @@ def target_stats(ws: Workspace, *, hours: int = 24, now: datetime | None = None,
         rows.append({"route": route.name, "target": route.target, "destination": ws.env.target_url(route) or route.target,
                      "rule": rule, "period_hours": hours})
         for key, metric in STAT_METRICS.items():
-            queries.append(_metric_query(f"m{index}_{key}", metric, bus, rule, hours))
-    values = _metric_sums(cloudwatch, queries, end - timedelta(hours=hours), end)
+            queries.append(_metric_query(f"m{index}_{key}", metric, bus, rule))
+    hour = end.replace(minute=0, second=0, microsecond=0)
+    values = _metric_sums(cloudwatch, queries, hour - timedelta(hours=hours), hour + timedelta(hours=1))
     for index, row in enumerate(rows):
         row.update({key: int(values.get(f"m{index}_{key}", 0)) for key in STAT_METRICS})
     return rows
 
 
-def _metric_query(query_id: str, metric: str, bus: str, rule: str, hours: int) -> dict[str, Any]:
+def _metric_query(query_id: str, metric: str, bus: str, rule: str) -> dict[str, Any]:
     return {"Id": query_id, "ReturnData": True, "MetricStat": {
         "Metric": {"Namespace": "AWS/Events", "MetricName": metric,
                    "Dimensions": [{"Name": "EventBusName", "Value": bus}, {"Name": "RuleName", "Value": rule}]},
-        "Period": hours * 3600, "Stat": "Sum"}}
+        "Period": 3600, "Stat": "Sum"}}
 
 
 def _metric_sums(cloudwatch, queries: list[dict], start: datetime, end: datetime) -> dict[str, float]:

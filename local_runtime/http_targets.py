@@ -568,10 +568,10 @@ class HttpTargetDeliverer:
                  f"{delivery.retries} retries ({outcome.error_message})")
 
     def _count(self, target: Target, key: str, *metrics: str) -> None:
+        for metric in metrics:  # first: whoever sees the count can read its metric
+            self._metric(target, metric)
         with self._counts_lock:
             self.counts[target.route][key] += 1
-        for metric in metrics:
-            self._metric(target, metric)
 
     def _metric(self, target: Target, metric: str) -> None:
         """The metric EventBridge would send, in AWS/Events per rule (what target_stats and the alarms read)."""
