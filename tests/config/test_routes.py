@@ -13,7 +13,20 @@ PATTERN = {"detail": {"provider": ["stripe"]}}
 
 @pytest.fixture()
 def raw(project_root):
-    return tomllib.loads((project_root / "webhookctl.toml").read_text())
+    """The committed config without its routes' per-environment URLs (each test brings its routes)."""
+    doc = tomllib.loads((project_root / "webhookctl.toml").read_text())
+    for env in doc["environments"].values():
+        env.pop("target_urls", None)
+    return doc
+
+
+def test_the_committed_http_route_goes_to_a_local_receiver_on_local(project_root):
+    from config import load
+
+    config = load(project_root / "webhookctl.toml")
+    [orders] = [r for r in config.routes if r.target == "http"]
+    assert config.environments["local"].target_url(orders) == "http://127.0.0.1:3140/orders"
+    assert config.environments["prod"].target_url(orders) == "https://orders.example.com/webhooks/shopify"
 
 
 def http_route(**settings):
@@ -129,7 +142,8 @@ def test_an_existing_queue_needs_its_grant_and_a_fifo_one_its_group(raw):
     assert line == (
         "routes[0].queue_policy: webhookctl cannot edit the policy of a queue it does not own: allow "
         f"events.amazonaws.com sqs:SendMessage on {arn} where aws:SourceArn is like "
-        "arn:aws:events:eu-west-1:111122223333:rule/*-bus/*-bus-billing in that queue's policy, "
+        "arn:aws:events:eu-west-1:111122223333:rule/*-bus/*-bus-billing or "
+        "arn:aws:events:eu-west-1:111122223333:rule/*-bus/*-bus-billing-redrive in that queue's policy, "
         "then set queue_policy = \"granted\"")
     raw["routes"] = [{"name": "billing", "pattern": PATTERN, "target": arn, "queue_policy": "granted"}]
     assert parse(raw).routes[0].message_group_id == "billing"  # the route's name by default
