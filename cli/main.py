@@ -144,9 +144,9 @@ def outputs(env_name, config_path, as_json):
     if as_json:
         _emit_json(values)
         return
-    width = max(len(k) for k in values)
-    for key in sorted(values):
-        click.echo(f"{key.ljust(width)}  {values[key]}")
+    from .output import key_values
+
+    click.echo(key_values({k: values[k] for k in sorted(values)}))
 
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
@@ -308,9 +308,9 @@ def status(webhook_id, env_name, config_path, as_json):
     if as_json:
         _emit_json(record)
         return
-    width = max(len(k) for k in record)
-    for key, value in record.items():
-        click.echo(f"{key.ljust(width)}  {value}")
+    from .output import key_values
+
+    click.echo(key_values(record))
 
 
 @cli.command()
@@ -394,24 +394,29 @@ TARGET_OPTION = click.option("--target", "target", metavar="ROUTE",
 @TARGET_OPTION
 def dlq_list(env_name, config_path, as_json, limit, target):
     """The messages in the DLQ: which deliveries failed processing (--target: which events a route missed)."""
+    from .output import Column, table
+
     ws = _workspace(config_path, env_name)
+    ids = [Column("webhook_id", "webhook id", min_width=12), Column("provider"), Column("event_type", "event type")]
     if target is not None:
         from .dlq import target_dlq_list
 
         messages = target_dlq_list(ws, target, limit=limit, log=_progress)
-        line = "{webhook_id}  {provider}  {event_type}  {error_code}  {exhausted}  retries {retry_attempts}"
+        columns = [*ids, Column("error_code", "error"), Column("exhausted", "retries exhausted by"),
+                   Column("retry_attempts", "retries", align="right")]
     else:
         from .dlq import dlq_list as do_list
 
         messages = do_list(ws, limit=limit, log=_progress)
-        line = "{webhook_id}  {provider}  {event_type}  received {received_at}  receives {receive_count}"
+        columns = [*ids, Column("received_at", "received", min_width=10),
+                   Column("receive_count", "receives", align="right")]
     if as_json:
         _emit_json(messages)
         return
     if not messages:
         _progress("dlq: empty")
-    for m in messages:
-        click.echo(line.format(**m))
+        return
+    click.echo(table(messages, columns))
 
 
 @dlq.command("redrive")
