@@ -217,8 +217,8 @@ def _queue_arn_settings(p: Any, where: str, name: str, table: dict) -> str | Non
     if table.get("queue_policy") != "granted":
         source = f"arn:aws:events:{region}:{account}:rule/*-bus/*-bus-{name}"
         p.add(f"{where}.queue_policy", f"webhookctl cannot edit the policy of a queue it does not own: allow "
-              f"events.amazonaws.com sqs:SendMessage on {arn} where aws:SourceArn is like {source} in that "
-              "queue's policy, then set queue_policy = \"granted\"")
+              f"events.amazonaws.com sqs:SendMessage on {arn} where aws:SourceArn is like {source} or "
+              f"{source}-redrive in that queue's policy, then set queue_policy = \"granted\"")
     group = table.get("message_group_id")
     if queue.endswith(".fifo"):
         group = name if group is None else group
