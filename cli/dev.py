@@ -84,6 +84,7 @@ class DevSession:
     owns_emulator: bool = True
     server: Any = None
     poller: Any = None
+    http_targets: Any = None  # local delivery of http route targets (local_runtime/http_targets.py)
     env_patch: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -104,7 +105,7 @@ class DevSession:
         self.log(f"dev: emulator back at {self.emulator.endpoint}" + (f": restored {line}" if line else ""))
 
     def stop(self) -> None:
-        for name in ("poller", "server"):
+        for name in ("http_targets", "poller", "server"):
             part = getattr(self, name)
             if part is not None:
                 try:
@@ -144,6 +145,7 @@ def start(ws: Workspace, *, port: int, log: Log, visibility_timeout: int = DEFAU
         session.timings["emulator"] = time.monotonic() - started
         _converge(session)
         _run_handlers(session, port, visibility_timeout)
+        _run_http_targets(session)
         _ensure_dev_secrets(session)
         session.timings["ready"] = time.monotonic() - started
         if self_test:
@@ -297,6 +299,19 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
                                                 "queue_url": outputs.queue_url}))
 
 
+def _run_http_targets(session: DevSession) -> None:
+    """moto does not call API destinations: the local runtime delivers the http routes' targets itself."""
+    from local_runtime.http_targets import HttpTargetDeliverer
+
+    from .stack_ops import known_outputs
+
+    ws = session.ws
+    bus = known_outputs(ws, session.log).event_bus_name
+    session.http_targets = HttpTargetDeliverer(ws.env.emulator_endpoint, ws.env.region, bus, log=session.log).start()
+    for line in session.http_targets.describe():
+        session.log(f"dev: delivering route {line}")
+
+
 def _ensure_dev_secrets(session: DevSession) -> None:
     """A provider with no secret gets a random one, so `webhookctl send` works at once (emulator only)."""
     from .aws import client
@@ -352,6 +367,9 @@ def banner(session: DevSession) -> str:
         *[f"  {name.ljust(width)}  {base}/webhooks/{name}" for name in sorted(session.ws.config.providers)],
         f"  {'(any)'.ljust(width)}  {base}/webhook  with X-Provider-ID (the original single route)",
         "",
+        *(["HTTP route targets (delivered locally; `webhookctl dlq list --target ROUTE` shows what failed):",
+           *[f"  {line}" for line in session.http_targets.describe()], ""]
+          if session.http_targets is not None and session.http_targets.describe() else []),
         "Try next, in another terminal:",
         "  webhookctl send stripe                  # a signed sample, all the way to the bus",
         "  webhookctl status <webhook_id>          # its record",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from .errors import WebhookctlError
 from .workspace import Workspace
 
 Log = Callable[[str], None]
@@ -112,3 +113,123 @@ def dlq_redrive(ws: Workspace, *, limit: int, dry_run: bool, log: Log) -> list[d
     verb = "would move" if dry_run else "moved"
     log(f"dlq: {verb} {len(moved)} message(s) back to the ingest queue")
     return moved
+
+
+# --------------------------------------------------------------------------- a route target's DLQ
+#
+# Every route's target dead-letters into the bus's one standard queue (constructs_lib/bus.py);
+# EventBridge writes the event as the body and the failed rule's ARN as the RULE_ARN attribute
+# (contract.DLQ_ATTRIBUTES; https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+# `--target NAME` picks that route's messages: its rule's, and its redrive rule's when a redriven
+# event failed again. Redrive puts each event back on the bus with source REDRIVE_SOURCE and the
+# route's rule ARN as its only resource: only the route's redrive rule matches that, so only the
+# failed target receives it again. A message is deleted only once PutEvents accepted its event (a
+# crash in between sends it once more: consumers deduplicate on detail.webhook_id).
+
+# A standard queue spreads messages over servers: long polling asks them all.
+TARGET_DLQ_WAIT_SECONDS = 1
+
+
+def _target_dlq(ws: Workspace, route: str, log: Log) -> dict:
+    from botocore.exceptions import ClientError
+
+    from .operations import env_client
+    from .targets import names, require_route
+
+    require_route(ws, route)
+    found = names(ws, route)
+    sqs, events = env_client(ws, "sqs"), env_client(ws, "events")
+    try:
+        url = sqs.get_queue_url(QueueName=found["dlq"])["QueueUrl"]
+        rules = {events.describe_rule(Name=found[k], EventBusName=found["bus"])["Arn"]: k
+                 for k in ("rule", "redrive_rule")}
+    except ClientError as exc:
+        raise WebhookctlError(f"route '{route}' is not deployed in environment '{ws.env.name}' "
+                              f"({exc.response.get('Error', {}).get('Code')}): run `webhookctl deploy --env {ws.env.name}`") from None
+    rule_arn = next(arn for arn, kind in rules.items() if kind == "rule")
+    return {"sqs": sqs, "events": events, "url": url, "rules": rules, "rule_arn": rule_arn, "bus": found["bus"]}
+
+
+def _receive_target_messages(target: dict, limit: int) -> tuple[list[dict], list[dict]]:
+    """(this route's messages, every message received): the caller releases what it does not delete."""
+    sqs, mine, received, seen = target["sqs"], [], [], set()
+    while len(mine) < limit:
+        batch = sqs.receive_message(
+            QueueUrl=target["url"], MaxNumberOfMessages=10, WaitTimeSeconds=TARGET_DLQ_WAIT_SECONDS,
+            VisibilityTimeout=PEEK_VISIBILITY_SECONDS, AttributeNames=["All"], MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update(m["MessageId"] for m in fresh)
+        received += fresh
+        mine += [m for m in fresh if _attribute(m, "RULE_ARN") in target["rules"]][:limit - len(mine)]
+    return mine, received
+
+
+def _attribute(message: dict, name: str) -> str | None:
+    return message.get("MessageAttributes", {}).get(name, {}).get("StringValue")
+
+
+def _describe_event(message: dict, rules: dict) -> dict:
+    try:
+        event = json.loads(message["Body"])
+    except ValueError:
+        event = {}
+    detail = event.get("detail") if isinstance(event, dict) and isinstance(event.get("detail"), dict) else {}
+    return {
+        "message_id": message["MessageId"],
+        "event_id": event.get("id") if isinstance(event, dict) else None,
+        "webhook_id": detail.get("webhook_id"),
+        "provider": detail.get("provider"),
+        "event_type": detail.get("event_type"),
+        "rule": rules.get(_attribute(message, "RULE_ARN"), "unknown"),
+        "error_code": _attribute(message, "ERROR_CODE"),
+        "error_message": _attribute(message, "ERROR_MESSAGE"),
+        "exhausted": _attribute(message, "EXHAUSTED_RETRY_CONDITION"),
+        "retry_attempts": int(_attribute(message, "RETRY_ATTEMPTS") or 0),
+    }
+
+
+def target_dlq_list(ws: Workspace, route: str, *, limit: int, log: Log) -> list[dict]:
+    """The events route `route`'s target never took (read-only: every message is released again)."""
+    target = _target_dlq(ws, route, log)
+    mine, received = _receive_target_messages(target, limit)
+    _release(target["sqs"], target["url"], received)
+    return [_describe_event(m, target["rules"]) for m in mine]
+
+
+def target_dlq_redrive(ws: Workspace, route: str, *, limit: int, dry_run: bool, log: Log) -> list[dict]:
+    """Put the route's dead-lettered events back on the bus, for that route's target only."""
+    target = _target_dlq(ws, route, log)
+    mine, received = _receive_target_messages(target, limit)
+    done: list[dict] = []
+    deleted: set[str] = set()
+    for message in mine:
+        info = _describe_event(message, target["rules"])
+        if not dry_run and _put_back(target, message, log):
+            target["sqs"].delete_message(QueueUrl=target["url"], ReceiptHandle=message["ReceiptHandle"])
+            deleted.add(message["MessageId"])
+        done.append({**info, "redriven": message["MessageId"] in deleted})
+    _release(target["sqs"], target["url"], [m for m in received if m["MessageId"] not in deleted])
+    verb = "would put back" if dry_run else "put back"
+    log(f"dlq: {verb} {len(deleted) if not dry_run else len(done)} event(s) for route {route}'s target only")
+    return done
+
+
+def _put_back(target: dict, message: dict, log: Log) -> bool:
+    from handlers.contract import REDRIVE_SOURCE
+
+    try:
+        event = json.loads(message["Body"])
+        entry = {"Source": REDRIVE_SOURCE, "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
+                 "Resources": [target["rule_arn"]], "EventBusName": target["bus"]}
+    except (ValueError, KeyError, TypeError):
+        log(f"dlq: {message['MessageId']} is not an EventBridge event; left in the DLQ")
+        return False
+    [result] = target["events"].put_events(Entries=[entry])["Entries"]
+    if result.get("ErrorCode"):
+        log(f"dlq: EventBridge refused {message['MessageId']} ({result['ErrorCode']}: {result.get('ErrorMessage')}); "
+            "left in the DLQ")
+        return False
+    return True

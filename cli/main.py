@@ -267,16 +267,31 @@ def secrets():
 
 
 @secrets.command("set")
-@click.argument("provider")
+@click.argument("provider", required=False)
 @env_option
 @click.option("--keep-previous", is_flag=True, help="Keep the current secret active too (rotation).")
-def secrets_set(provider, env_name, config_path, keep_previous):
+@click.option("--route", "route", metavar="NAME",
+              help="Set an http route's credential instead (API key, password or OAuth client secret).")
+def secrets_set(provider, env_name, config_path, keep_previous, route):
     """Read PROVIDER's signing secret from stdin (one line, kept exactly: spaces included, only the
-    line end dropped) and store it; in effect for the next request."""
+    line end dropped) and store it; in effect for the next request.
+
+    With --route NAME instead of PROVIDER: the credential EventBridge sends to that http route
+    (stored by EventBridge in Secrets Manager, never in config or Terraform state)."""
     from .operations import secret_line, set_secret
 
+    if (provider is None) == (route is None):
+        raise click.UsageError("give either PROVIDER or --route NAME")
+    if route is not None and keep_previous:
+        raise click.UsageError("--keep-previous is for provider secrets: a route's connection holds one credential")
     value = secret_line(click.get_text_stream("stdin").read())
-    set_secret(_workspace(config_path, env_name), provider, value, keep_previous=keep_previous, log=_progress)
+    ws = _workspace(config_path, env_name)
+    if route is not None:
+        from .targets import set_route_secret
+
+        set_route_secret(ws, route, value, log=_progress)
+        return
+    set_secret(ws, provider, value, keep_previous=keep_previous, log=_progress)
 
 
 @cli.command()
@@ -368,27 +383,40 @@ def dlq():
     """Inspect the dead-letter queue and move its messages back."""
 
 
+TARGET_OPTION = click.option("--target", "target", metavar="ROUTE",
+                             help="A route's target DLQ: the events that route's target never took.")
+
+
 @dlq.command("list")
 @env_option
 @json_option
 @click.option("--max", "limit", default=100, show_default=True, type=click.IntRange(1, 10000))
-def dlq_list(env_name, config_path, as_json, limit):
-    """The messages in the DLQ: which deliveries failed processing."""
-    from .dlq import dlq_list as do_list
+@TARGET_OPTION
+def dlq_list(env_name, config_path, as_json, limit, target):
+    """The messages in the DLQ: which deliveries failed processing (--target: which events a route missed)."""
+    from .output import Column, table
 
-    messages = do_list(_workspace(config_path, env_name), limit=limit, log=_progress)
+    ws = _workspace(config_path, env_name)
+    ids = [Column("webhook_id", "webhook id", min_width=12), Column("provider"), Column("event_type", "event type")]
+    if target is not None:
+        from .dlq import target_dlq_list
+
+        messages = target_dlq_list(ws, target, limit=limit, log=_progress)
+        columns = [*ids, Column("error_code", "error"), Column("exhausted", "retries exhausted by"),
+                   Column("retry_attempts", "retries", align="right")]
+    else:
+        from .dlq import dlq_list as do_list
+
+        messages = do_list(ws, limit=limit, log=_progress)
+        columns = [*ids, Column("received_at", "received", min_width=10),
+                   Column("receive_count", "receives", align="right")]
     if as_json:
         _emit_json(messages)
         return
     if not messages:
         _progress("dlq: empty")
         return
-    from .output import Column, table
-
-    click.echo(table(messages, [
-        Column("webhook_id", "webhook id", min_width=12), Column("provider"), Column("event_type", "event type"),
-        Column("received_at", "received", min_width=10), Column("receive_count", "receives", align="right"),
-    ]))
+    click.echo(table(messages, columns))
 
 
 @dlq.command("redrive")
@@ -396,11 +424,19 @@ def dlq_list(env_name, config_path, as_json, limit):
 @json_option
 @click.option("--max", "limit", default=100, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--dry-run", is_flag=True, help="Only list what would be moved.")
-def dlq_redrive(env_name, config_path, as_json, limit, dry_run):
-    """Move DLQ messages back to the ingest queue (their records back to `queued`)."""
-    from .dlq import dlq_redrive as do_redrive
+@TARGET_OPTION
+def dlq_redrive(env_name, config_path, as_json, limit, dry_run, target):
+    """Move DLQ messages back to the ingest queue (their records back to `queued`); with --target,
+    put a route's dead-lettered events back on the bus for that route's target alone."""
+    ws = _workspace(config_path, env_name)
+    if target is not None:
+        from .dlq import target_dlq_redrive
 
-    moved = do_redrive(_workspace(config_path, env_name), limit=limit, dry_run=dry_run, log=_progress)
+        moved = target_dlq_redrive(ws, target, limit=limit, dry_run=dry_run, log=_progress)
+    else:
+        from .dlq import dlq_redrive as do_redrive
+
+        moved = do_redrive(ws, limit=limit, dry_run=dry_run, log=_progress)
     if as_json:
         _emit_json(moved)
 

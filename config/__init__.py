@@ -9,11 +9,14 @@ from .schema import (
     FunctionSettings,
     Limits,
     Provider,
+    HttpAuth,
+    HttpTarget,
+    RetryPolicy,
     Route,
 )
 
 __all__ = [
     "DEFAULT_PATH", "ConfigError", "load", "parse",
     "SCHEMES", "AlarmSubscriptions", "Backend", "Config", "Environment", "FunctionSettings", "Limits",
-    "Provider", "Route",
+    "Provider", "Route", "HttpAuth", "HttpTarget", "RetryPolicy",
 ]

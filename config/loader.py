@@ -82,7 +82,7 @@ ACCOUNT_THROTTLE_BURST = 5_000
 MAX_EXTRA_ALARM_TOPICS = 4
 ENVIRONMENT_KEYS = {
     "region", "backend", "protect", "tags", "emulator_endpoint", "throttle_burst_limit",
-    "throttle_rate_limit", "archive_expiration_days", "functions", "alarms",
+    "throttle_rate_limit", "archive_expiration_days", "functions", "alarms", "target_urls",
 }
 
 
@@ -128,6 +128,7 @@ def parse(raw: dict[str, Any], path: str = DEFAULT_PATH) -> Config:
     providers = _providers(p, raw.get("providers"))
     routes = _routes(p, raw.get("routes", []))
     environments = _environments(p, raw.get("environments"), functions)
+    check_routes_per_environment(p, project, routes, environments)
 
     if p.items:
         listing = "\n".join(f"  - {item}" for item in p.items)
@@ -142,6 +143,14 @@ def parse(raw: dict[str, Any], path: str = DEFAULT_PATH) -> Config:
         path=path,
         functions=functions,
     )
+
+
+def _target_urls(p: _Problems, where: str, raw: Any) -> dict[str, str]:
+    """`target_urls = { <http route> = "<url>" }`: checked with the routes (check_routes_per_environment)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        p.add(where, "must be a table of route name = URL")
+        return {}
+    return dict(raw)
 
 
 def _unknown(p: _Problems, prefix: str, table: dict, allowed: set | frozenset) -> None:
@@ -304,39 +313,8 @@ def _scheme_options(p: _Problems, where: str, scheme: str, table: dict[str, Any]
     return options
 
 
-def _routes(p: _Problems, raw: Any) -> list[Route]:
-    if not isinstance(raw, list):
-        p.add("routes", "must be an array of tables ([[routes]])")
-        return []
-    routes: list[Route] = []
-    seen: set[str] = set()
-    for index, table in enumerate(raw):
-        where = f"routes[{index}]"
-        if not isinstance(table, dict):
-            p.add(where, "must be a table")
-            continue
-        _unknown(p, f"{where}.", table, {"name", "pattern", "target"})
-        name = table.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            p.add(f"{where}.name", "required; lowercase letters, digits and '-'")
-            continue
-        if name in seen:
-            p.add(f"{where}.name", f"duplicate route name '{name}'")
-        seen.add(name)
-        pattern = table.get("pattern")
-        if not isinstance(pattern, dict) or not pattern:
-            p.add(f"{where}.pattern", "required: an EventBridge event pattern, e.g. { detail = { provider = [\"stripe\"] } }")
-            continue
-        target = table.get("target")
-        if not isinstance(target, str) or not (
-            target in ("logs", "sqs") or _ROUTE_TARGET_ARN.match(target)
-        ):
-            p.add(f"{where}.target", "must be logs, sqs, or the ARN of an SQS queue or log group")
-            continue
-        # Published events all come from one source; a route matches only ours.
-        pattern = {"source": [EVENT_SOURCE], **pattern}
-        routes.append(Route(name=name, pattern=pattern, target=target))
-    return routes
+# Routes and their targets (config/routes.py reads _NAME and _int above).
+from .routes import check_routes_per_environment, parse_routes as _routes  # noqa: E402
 
 
 def _environments(p: _Problems, raw: Any, functions: Mapping[str, FunctionSettings]) -> dict[str, Environment]:
@@ -387,6 +365,7 @@ def _environment(p: _Problems, name: str, table: dict, functions: Mapping[str, F
         archive_expiration_days=expiry,
         functions=_functions(p, table.get("functions", {}), f"{where}.functions", functions),
         alarms=_alarms(p, f"{where}.alarms", table.get("alarms", {}), region),
+        target_urls=_target_urls(p, f"{where}.target_urls", table.get("target_urls", {})),
     )
 
 

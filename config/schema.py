@@ -5,6 +5,7 @@ can all read the config in milliseconds.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -50,17 +51,68 @@ class Provider:
         }
 
 
+# Route targets (docs/destinations.md). A target's retry policy defaults to EventBridge's own
+# (24 h, 185 attempts); every target also has the bus's dead-letter queue.
+TARGET_KINDS = ("logs", "sqs", "http")  # or the ARN of an existing SQS queue or log group
+AUTH_TYPES = ("none", "api_key", "basic", "oauth")
+HTTP_METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE", "HEAD", "OPTIONS")
+DEFAULT_RATE_LIMIT_PER_SECOND = 10  # a receiver's comfort, not EventBridge's 300 maximum
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    maximum_attempts: int = 185
+    maximum_event_age_seconds: int = 86_400
+
+
+@dataclass(frozen=True)
+class HttpAuth:
+    """How EventBridge authorizes to an HTTP target. Only non-secret settings: the secret (API key
+    value, password, OAuth client secret) is set with `webhookctl secrets set --route NAME`."""
+
+    type: str = "none"
+    header: str | None = None  # api_key: the header that carries the key
+    username: str | None = None  # basic
+    authorization_endpoint: str | None = None  # oauth client credentials
+    client_id: str | None = None
+    scope: str | None = None
+    http_method: str = "POST"  # oauth: how the token endpoint is called
+
+    def settings(self) -> dict[str, str]:
+        """The non-secret settings, as written (they name the connection: contract.connection_name)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and
+                (k != "http_method" or self.type == "oauth")}
+
+    @property
+    def has_secret(self) -> bool:
+        return self.type != "none"
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    url: str
+    method: str = "POST"
+    auth: HttpAuth = field(default_factory=HttpAuth)
+    rate_limit_per_second: int = DEFAULT_RATE_LIMIT_PER_SECOND
+    # Output field -> JSON path into the event (an input transformer); None sends the whole detail.
+    transform: Mapping[str, str] | None = None
+
+
 @dataclass(frozen=True)
 class Route:
     """An EventBridge rule: published events matching `pattern` go to `target`.
 
     target is "logs" (a log group the stack creates), "sqs" (a queue the stack
-    creates) or the ARN of an existing SQS queue or log group.
+    creates), "http" (an API destination: `http` holds its settings) or the ARN of
+    an existing SQS queue or log group.
     """
 
     name: str
     pattern: Mapping[str, Any]
     target: str
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    http: HttpTarget | None = None
+    message_group_id: str | None = None  # a FIFO queue ARN target's MessageGroupId
 
     @property
     def pattern_json(self) -> str:
@@ -135,6 +187,11 @@ class Environment:
     # [functions.*] with this environment's own overrides applied.
     functions: Mapping[str, FunctionSettings] = field(default_factory=lambda: dict(DEFAULT_FUNCTIONS))
     alarms: AlarmSubscriptions = field(default_factory=AlarmSubscriptions)
+    # An http route's URL in this environment, when it is not the route's own (route name -> URL).
+    target_urls: Mapping[str, str] = field(default_factory=dict)
+
+    def target_url(self, route: "Route") -> str | None:
+        return self.target_urls.get(route.name, route.http.url if route.http else None)
 
     @property
     def is_emulated(self) -> bool:

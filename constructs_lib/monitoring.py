@@ -7,7 +7,8 @@ signal that means trouble users care about:
 - the handlers' own failure metrics (EMF, `contract.Metric`): storage and internal errors,
   publish failures, and records whose status could not be marked;
 - the DLQ holds deliveries; the oldest queued delivery is too old;
-- an EventBridge rule failed to deliver to its target.
+- an EventBridge rule failed to deliver to its target, sent events to the targets' dead-letter
+  queue, or could not even do that (the event is lost); the targets' DLQ holds events.
 
 No alarm on Lambda `Errors`: ingest catches every failure and answers 503 or 500 itself (the API
 5XX alarm sees those), and process reports failed records instead of raising (the DLQ alarm and
@@ -38,6 +39,16 @@ HANDLER_FAILURES = {
 }
 
 
+# Per rule: (alarm key, AWS/Events metric, what it means). The metrics carry EventBusName and
+# RuleName on a custom bus: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+RULE_FAILURES = (
+    ("failed", "FailedInvocations", "failed to deliver events to its target"),
+    ("dead-lettered", "InvocationsSentToDlq", "sent events its target never took to the targets' DLQ "
+     "(webhookctl dlq list --target)"),
+    ("lost", "InvocationsFailedToBeSentToDlq", "could not send failed events to the targets' DLQ: they are lost"),
+)
+
+
 @dataclass(frozen=True)
 class MonitoringProps:
     name: str  # prefix of alarm names and the dashboard name
@@ -53,6 +64,7 @@ class MonitoringProps:
     alarm_actions: Sequence[str]  # SNS topic ARNs: notified on ALARM and on OK
     event_bus_name: str = ""
     rule_names: Sequence[str] = ()  # EventBridge rules whose failed deliveries alarm
+    targets_dlq_name: str = ""  # the bus's dead-letter queue for every route's target
     max_message_age_seconds: int = 300
     max_receive_count: int = 5
 
@@ -120,9 +132,14 @@ class Monitoring(Construct):
         # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
         p = self.props
         for rule in p.rule_names:
-            self._alarm(f"rule-failed-{rule}", f"EventBridge rule {rule} failed to deliver events to its target",
-                        "AWS/Events", "FailedInvocations", {"EventBusName": p.event_bus_name, "RuleName": rule},
-                        "Sum", 0)
+            dimensions = {"EventBusName": p.event_bus_name, "RuleName": rule}
+            for key, metric, meaning in RULE_FAILURES:
+                self._alarm(f"rule-{key}-{rule}", f"EventBridge rule {rule} {meaning}", "AWS/Events", metric,
+                            dimensions, "Sum", 0)
+        if p.targets_dlq_name:
+            self._alarm("targets-dlq-not-empty", "Events a route's target never took wait in the targets' DLQ "
+                        "(webhookctl dlq list --target NAME)", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                        {"QueueName": p.targets_dlq_name}, "Maximum", 0)
 
     def _alarm(self, key: str, description: str, namespace: str, metric: str, dimensions: dict[str, str],
                statistic: str, threshold: float) -> None:
@@ -168,10 +185,16 @@ def _dashboard(props: MonitoringProps) -> str:
         ], 12, 6),
         widget("Queue depth", [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, {"stat": "Maximum"}]
-            for q in (props.queue_name, props.dlq_name)
+            for q in (props.queue_name, props.dlq_name, props.targets_dlq_name) if q
         ], 0, 12),
         widget("Oldest queued delivery (s)", [
             ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", props.queue_name, {"stat": "Maximum"}]
         ], 12, 12),
     ]
+    if props.rule_names:
+        widgets.append(widget("Route targets: delivered, retried, failed, dead-lettered", [
+            ["AWS/Events", m, "EventBusName", props.event_bus_name, "RuleName", rule]
+            for rule in props.rule_names for m in ("SuccessfulInvocationAttempts", "RetryInvocationAttempts",
+                                                   "FailedInvocations", "InvocationsSentToDlq")
+        ], 0, 18))
     return json.dumps({"widgets": widgets}, separators=(",", ":"))

@@ -28,7 +28,7 @@ from handlers.contract import (
 
 from .api import Api, ApiProps
 from .bucket import Bucket, BucketProps
-from .bus import Bus, BusProps, RouteSpec
+from .bus import Bus, BusProps, route_specs
 from .function import Function, FunctionCode, FunctionProps, handlers_code
 from .iam import AwsContext
 from .monitoring import Monitoring, MonitoringProps
@@ -115,7 +115,7 @@ class WebhookStack(TerraformStack):
         ))
         self.bus = Bus(self, "events", aws=aws, props=BusProps(
             name=f"{name}-bus",
-            routes=[RouteSpec(r.name, r.pattern_json, r.target) for r in self.config.routes],
+            routes=route_specs(self.config.routes, env),
             log_retention_in_days=limits.log_retention_in_days,
         ))
 
@@ -209,6 +209,7 @@ class WebhookStack(TerraformStack):
             alarm_actions=[self.alarm_topic.arn, *alarms.topic_arns],
             event_bus_name=self.bus.name,
             rule_names=list(self.bus.rule_names.values()),
+            targets_dlq_name=self.bus.dlq_name,
             max_receive_count=self.config.limits.max_receive_count,
         ))
 

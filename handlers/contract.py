@@ -602,3 +602,71 @@ def pointer_max_bytes() -> int:
         event_type=longest, received_at="2000-01-01T00:00:00.000Z", size=10 ** 12,
     )
     return len(pointer.to_json().encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- route targets (issue 13)
+
+# What the stack, `webhookctl secrets set --route`, `dlq --target` and the local deliverer of
+# HTTP targets agree on: the names of a route's rule, redrive rule and connection, the bus's
+# target DLQ, the redrive event's source, and what EventBridge writes on a dead-lettered event.
+
+# A redriven event (`webhookctl dlq redrive --target NAME`) is put back on the bus with this
+# source and the failed rule's ARN as its only `resources` entry. No route matches it (every
+# route's pattern requires `source` = EVENT_SOURCE); only that route's redrive rule does.
+REDRIVE_SOURCE = "webhookctl.redrive"
+# EventBridge names: rules, connections and API destinations take 1-64 of [.-_A-Za-z0-9].
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateConnection.html
+EVENTBRIDGE_NAME_MAX = 64
+# API destinations invoke at most 300 times a second (InvocationRateLimitPerSecond 1-300).
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_CreateApiDestination.html
+API_DESTINATION_MAX_RATE = 300
+# A target's retry policy: MaximumRetryAttempts 0-185, MaximumEventAgeInSeconds 60-86400; the
+# defaults are EventBridge's own (24 h, 185 attempts).
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_RetryPolicy.html
+RETRY_ATTEMPTS_MAX = 185
+RETRY_EVENT_AGE_RANGE = (60, 86_400)
+# The custom attributes of a message EventBridge puts in a target's DLQ; the body is the event.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+DLQ_ATTRIBUTES = ("RULE_ARN", "TARGET_ARN", "ERROR_CODE", "ERROR_MESSAGE", "EXHAUSTED_RETRY_CONDITION",
+                  "RETRY_ATTEMPTS")
+
+
+def bus_name(stack: str) -> str:
+    """The stack's custom event bus."""
+    return f"{stack}-bus"
+
+
+def route_rule_name(bus: str, route: str) -> str:
+    return f"{bus}-{route}"
+
+
+def redrive_rule_name(bus: str, route: str) -> str:
+    """The rule that takes only this route's redriven events to the same target."""
+    return f"{bus}-{route}-redrive"
+
+
+def targets_dlq_name(bus: str) -> str:
+    """The bus's one standard SQS dead-letter queue for every route's target."""
+    return f"{bus}-targets-dlq"
+
+
+def api_destination_name(bus: str, route: str) -> str:
+    return f"{bus}-{route}"
+
+
+def connection_name(bus: str, route: str, auth: Mapping[str, Any]) -> str:
+    """An HTTP target's connection: named after its non-secret auth settings.
+
+    Terraform never updates a connection in place (an update would send the placeholder
+    credentials back over the real ones `secrets set --route` put there): a change of auth
+    type, header, username or OAuth settings makes a new connection under a new name.
+    """
+    digest = hashlib.sha256(json.dumps(dict(auth), sort_keys=True).encode("utf-8")).hexdigest()[:8]
+    return f"{bus}-{route}-{digest}"
+
+
+def route_resource_names(bus: str, route: str) -> dict[str, str]:
+    """Every EventBridge name a route may take (to check them against EVENTBRIDGE_NAME_MAX)."""
+    return {"rule": route_rule_name(bus, route), "redrive rule": redrive_rule_name(bus, route),
+            "connection": connection_name(bus, route, {})}

@@ -86,9 +86,56 @@ def install_server_fixes(*, deterministic_ids: bool) -> None:
         return
     _install_raw_s3_bodies()
     _install_idempotent_create_function()
+    _install_input_templates()
+    _install_connection_secrets()
     if deterministic_ids:
         _install_deterministic_ids()
     _installed.setdefault("server", [])
+
+
+def _install_connection_secrets() -> None:
+    """UpdateConnection writes the new credentials into the connection's secret, as EventBridge does
+    (moto 5.2.1 keeps the secret of the CreateConnection call), so `secrets set --route` takes effect."""
+    from moto.events import models
+
+    original = models.EventsBackend.update_connection
+
+    def update_connection(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        result = original(self, name, **kwargs)
+        connection = self.connections[name]
+        if kwargs.get("auth_parameters"):
+            value: dict[str, Any] = {}
+            for key, part in connection.auth_parameters.items():
+                value.update({key: part} if key == "InvocationHttpParameters" else part)
+            backend = models.get_secrets_manager_backend(self.account_id, self.region_name)
+            backend.put_secret_value(secret_id=connection.secret_arn, secret_binary=None, client_request_token=None,
+                                     secret_string=json.dumps(models.CamelToUnderscoresWalker.parse(value)),
+                                     version_stages=["AWSCURRENT"])
+        return result
+
+    models.EventsBackend.update_connection = update_connection
+
+
+def _install_input_templates() -> None:
+    """moto 5.2.1 renders input templates into invalid JSON (PutEvents then answers 500): render them
+    as EventBridge does, with the local deliverer's own renderer (local_runtime.http_targets)."""
+    from moto.events import models, utils
+
+    from local_runtime.http_targets import json_path, render_template
+
+    def parse(input_template: str | None, input_paths_map: dict[str, Any], event: dict) -> Any:
+        if not input_template:
+            return original(input_template, input_paths_map, event)
+        values = {name: json_path(event, path) for name, path in (input_paths_map or {}).items()}
+        text = render_template(input_template, values, event)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    original = utils.EventTemplateParser.parse
+    utils.EventTemplateParser.parse = staticmethod(parse)
+    models.EventTemplateParser = utils.EventTemplateParser
 
 
 def _install_deterministic_ids() -> None:

@@ -248,7 +248,9 @@ def test_alarm_subscriptions_parse(project_root):
 
 def test_route_target_arns_of_every_partition(project_root):
     raw = committed(project_root)
-    raw["routes"].append({"name": "gov", "pattern": {"detail-type": ["x"]}, "target": "arn:aws-us-gov:sqs:us-gov-west-1:1:q"})
+    raw["routes"].append({"name": "gov", "pattern": {"detail-type": ["x"]},
+                          "target": "arn:aws-us-gov:sqs:us-gov-west-1:111122223333:q", "queue_policy": "granted"})
     assert parse(raw).routes[-1].target.startswith("arn:aws-us-gov:")
-    raw["routes"][-1]["target"] = "arn:awsfake:sqs:us-east-1:1:q"
-    assert problems_of(raw) == ["routes[2].target: must be logs, sqs, or the ARN of an SQS queue or log group"]
+    raw["routes"][-1]["target"] = "arn:awsfake:sqs:us-east-1:111122223333:q"
+    assert problems_of(raw) == [f"routes[{len(raw['routes']) - 1}].target: must be logs, sqs, http, or the ARN of an SQS "
+                                "queue or log group"]

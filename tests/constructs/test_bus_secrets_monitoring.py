@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bus_rules_from_config_routes(local, config):
     assert local.one("aws_cloudwatch_event_bus")["name"] == "webhooks-local-bus"
     rules = {r["name"]: r for r in local.resources("aws_cloudwatch_event_rule").values()}
-    assert set(rules) == {f"webhooks-local-bus-{r.name}" for r in config.routes}
+    assert set(rules) == {f"webhooks-local-bus-{r.name}{suffix}" for r in config.routes for suffix in ("", "-redrive")}
     for route in config.routes:
         rule = rules[f"webhooks-local-bus-{route.name}"]
         assert json.loads(rule["event_pattern"]) == route.pattern
@@ -32,8 +32,9 @@ def test_logs_target_has_the_resource_policy(local):
     assert group["retention_in_days"] == 7
     [st] = json.loads(local.one("aws_cloudwatch_log_resource_policy")["policy_document"])["Statement"]
     assert "events.amazonaws.com" in st["Principal"]["Service"]
-    assert st["Resource"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/events/webhooks-local-bus/*:*"
-    target = local.one("aws_cloudwatch_event_target", target_id="audit-log")
+    assert st["Resource"] == [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/events/webhooks-local-bus/*:*"]
+    target = local.one("aws_cloudwatch_event_target", target_id="audit-log",
+                       rule="${aws_cloudwatch_event_rule.events_rule-audit-log_546A767C.name}")
     assert target["arn"].startswith("${aws_cloudwatch_log_group.")
 
 
@@ -46,7 +47,9 @@ def test_sqs_target_allows_only_its_rule(local):
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage",
         "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:webhooks-local-bus-payments",
-        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/webhooks-local-bus/webhooks-local-bus-payments"}},
+        "Condition": {"ArnEquals": {"aws:SourceArn": [
+            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/webhooks-local-bus/webhooks-local-bus-payments",
+            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/webhooks-local-bus/webhooks-local-bus-payments-redrive"]}},
     }]
     assert queue["sqs_managed_sse_enabled"] is True
 
@@ -54,14 +57,15 @@ def test_sqs_target_allows_only_its_rule(local):
 def test_arn_target_and_validation(scratch, synthesize, aws):
     arn = "arn:aws:sqs:eu-west-1:111122223333:existing"
     Bus(scratch, "b", props=BusProps(name="bus", routes=[RouteSpec("ext", '{"source":["x"]}', arn)]), aws=aws)
-    assert synthesize(scratch).one("aws_cloudwatch_event_target")["arn"] == arn
+    targets = synthesize(scratch).resources("aws_cloudwatch_event_target").values()
+    assert [t["arn"] for t in targets] == [arn, arn]  # the route's target and its redrive twin
     with pytest.raises(ValidationError) as err:
         Bus(scratch, "bad", aws=aws, props=BusProps(name="bus two", routes=[
             RouteSpec("a", "{}", "email"), RouteSpec("a", "[]", "logs")]))
     assert err.value.problems == [
         "name 'bus two' must be letters, digits, '.', '_' or '-'",
         "route 'a' is defined twice",
-        "route 'a': target must be logs, sqs or an SQS queue / log group ARN",
+        "route 'a': target must be logs, sqs, http or an SQS queue / log group ARN",
         "route 'a': pattern must be a JSON object",
     ]
 
@@ -94,7 +98,7 @@ def test_secrets_validation(scratch):
 
 ALARMS = {
     "api-5xx", "storage-error", "internal-error", "status-update-failed", "publish-failed",
-    "mark-processed-failed", "dlq-not-empty", "queue-age",
+    "mark-processed-failed", "dlq-not-empty", "queue-age", "targets-dlq-not-empty",
 }
 
 
@@ -102,8 +106,9 @@ def test_every_alarm_notifies_the_environments_topic_on_alarm_and_on_ok(prod):
     alarms = prod.resources("aws_cloudwatch_metric_alarm").values()
     [topic] = prod.resources("aws_sns_topic")
     rules = {r["name"] for r in prod.resources("aws_cloudwatch_event_rule").values()}
+    rules = {r for r in rules if not r.endswith("-redrive")}  # redriven events failing again: the DLQ alarm
     assert {a["alarm_name"] for a in alarms} == {f"webhooks-prod-{k}" for k in ALARMS} | {
-        f"webhooks-prod-rule-failed-{r}" for r in rules}
+        f"webhooks-prod-rule-{kind}-{r}" for r in rules for kind in ("failed", "dead-lettered", "lost")}
     for alarm in alarms:
         assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic}.arn}}"], alarm["alarm_name"]
         assert alarm["ok_actions"] == alarm["alarm_actions"]
@@ -176,7 +181,7 @@ def test_dashboard(prod):
     body = json.loads(prod.one("aws_cloudwatch_dashboard")["dashboard_body"])
     assert [w["properties"]["title"] for w in body["widgets"]] == [
         "API requests and errors", "Deliveries", "Failures", "Functions: invocations and throttles",
-        "Queue depth", "Oldest queued delivery (s)",
+        "Queue depth", "Oldest queued delivery (s)", "Route targets: delivered, retried, failed, dead-lettered",
     ]
 
 
@@ -199,7 +204,8 @@ def test_no_log_target_receives_the_payload(env, request):
 
 
 def test_log_targets_get_ids_provider_type_and_times(local):
-    [target] = _log_targets(local)
+    [target, redrive] = _log_targets(local)  # the route's target and its redrive twin
+    assert redrive["input_transformer"] == target["input_transformer"]
     transformer = target["input_transformer"]
     assert transformer["input_paths"] == {
         "time": "$.time", "webhook_id": "$.detail.webhook_id", "provider": "$.detail.provider",
@@ -215,8 +221,12 @@ def test_log_targets_get_ids_provider_type_and_times(local):
 def test_an_existing_log_group_target_is_transformed_too(scratch, synthesize, aws):
     arn = "arn:aws:logs:eu-west-1:111122223333:log-group:audit"
     Bus(scratch, "b", props=BusProps(name="bus", routes=[RouteSpec("ext", '{"source":["x"]}', arn)]), aws=aws)
-    target = synthesize(scratch).one("aws_cloudwatch_event_target")
-    assert target["arn"] == arn and "$.detail.payload" not in json.dumps(target["input_transformer"])
+    synth = synthesize(scratch)
+    for target in synth.resources("aws_cloudwatch_event_target").values():
+        assert target["arn"] == arn and "$.detail.payload" not in json.dumps(target["input_transformer"])
+    # The stack's log resource policy lets EventBridge write to the named group too.
+    [st] = json.loads(synth.one("aws_cloudwatch_log_resource_policy")["policy_document"])["Statement"]
+    assert f"{arn}:*" in st["Resource"]
 
 
 def test_arn_targets_must_be_in_the_stacks_partition_and_region(scratch, aws):

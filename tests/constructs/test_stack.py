@@ -88,6 +88,7 @@ def test_policy_names_derive_from_construct_ids_and_never_collide(prod):
         "ingest": ["PutArchive", "ReadSecrets", "SendToIngestQueue", "TraceIngest", "WriteDataRecords", "WriteLogsIngest"],
         "process": ["ConsumeFromIngestQueue", "PutEventsOnEvents", "ReadArchive", "ReadDataRecords", "TraceProcess",
                     "UpdateDataRecords", "WriteLogsProcess"],
+        "events": ["InvokeApiDestinations"],  # the role EventBridge assumes for the http route
     }
 
 
