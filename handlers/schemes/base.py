@@ -190,9 +190,14 @@ ECHO_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Opt
                 "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
-def echo_response(value: Any, max_chars: int = ECHO_MAX_CHARS) -> Response:
-    """200 text/plain with `value` exactly; 400 when it is not 1..max_chars of printable ASCII."""
-    if not (isinstance(value, str) and 0 < len(value) <= max_chars and value.isascii() and value.isprintable()):
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def echo_response(value: Any, max_chars: int = ECHO_MAX_CHARS, *, token: bool = False) -> Response:
+    """200 text/plain with `value` exactly; 400 when it is not 1..max_chars of printable ASCII
+    (with `token`: of letters, digits and `-._~` only, for providers whose challenges are tokens)."""
+    if not (isinstance(value, str) and 0 < len(value) <= max_chars and value.isascii() and value.isprintable()
+            and (not token or _TOKEN_CHARS.issuperset(value))):
         raise MalformedBody("the handshake value is not 1-%d printable ASCII characters" % max_chars)
     return Response(200, value, dict(ECHO_HEADERS))
 
@@ -251,6 +256,9 @@ class Scheme:
     after: Callable[[bytes, Mapping[str, Any], float | None], None] | None = None
     # False where the provider's proof does not cover the body (a shared token: GitLab, Graph).
     signs_body: bool = True
+    # True where the handshake delivers the secret (Asana): ingest may then write this provider's
+    # secret (PutSecretValue, granted by the stack for these providers only), once per setup token.
+    captures_secret: bool = False
     # An emulator-only secret for `webhookctl dev` (a provider with none gets one).
     dev_secret: Callable[[], str] = lambda: secrets_module.token_hex(24)
 

@@ -9,7 +9,7 @@ nothing. Who may trigger it:
   provider's `verify_token_sha256` option (the token itself is never in the config).
 - dropbox (GET `challenge`): Dropbox's check carries no proof at all. Answering it sets
   nothing and reveals nothing, so it is answered, as an inert echo: text/plain, nosniff,
-  no caching, a sandboxing CSP, at most 256 printable ASCII characters (`echo_response`).
+  no caching, a sandboxing CSP, at most 256 letters, digits and `-._~` (`echo_response`).
 - asana (POST with `X-Hook-Secret`): the secret Asana will sign with arrives in the
   handshake itself, unauthenticated. An unauthenticated request must never set or replace
   a secret, so the handshake must prove itself with a ONE-TIME SETUP TOKEN: the operator
@@ -130,7 +130,7 @@ def _twitch_identify(body: bytes, headers: Headers, signed: Signed, options: Map
 def _twitch_challenge(request: HandshakeRequest) -> Response | None:
     if request.headers.get(TWITCH_TYPE) != "webhook_callback_verification":
         return None
-    return echo_response(str_field(json_doc(request.body), "challenge"), TOKEN_MAX_CHARS)
+    return echo_response(str_field(json_doc(request.body), "challenge"), TOKEN_MAX_CHARS, token=True)
 
 
 def _twitch_stamp(now: int, delivery_id: str | None, options: Mapping[str, Any]) -> Signed:
@@ -172,7 +172,7 @@ TWITCH = Scheme(
 def _dropbox_challenge(request: HandshakeRequest) -> Response | None:
     if request.method not in ("GET", "HEAD") or "challenge" not in request.query:
         return None
-    return echo_response(request.query["challenge"], TOKEN_MAX_CHARS)
+    return echo_response(request.query["challenge"], TOKEN_MAX_CHARS, token=True)
 
 
 DROPBOX = body_scheme(
@@ -206,7 +206,7 @@ def _meta_challenge(request: HandshakeRequest) -> Response | None:
         raise InvalidSignature("not a subscribe request, or no verify token configured")
     if not hmac.compare_digest(hashlib.sha256(utf8(token)).hexdigest(), expected.lower()):
         raise InvalidSignature("hub.verify_token does not match")
-    return echo_response(request.query["hub.challenge"], TOKEN_MAX_CHARS)
+    return echo_response(request.query["hub.challenge"], TOKEN_MAX_CHARS, token=True)
 
 
 META = body_scheme(
@@ -286,6 +286,7 @@ ASANA = body_scheme(
                                       "user": {"gid": "12345", "resource_type": "user"}}]}),
     key=_asana_key,
     check_secret=_asana_check_secret,
+    captures_secret=True,
     handshake=Handshake(methods=("POST",), unsigned=_asana_handshake, answer=_asana_heartbeat),
 )
 
