@@ -36,6 +36,12 @@ from .base import (
 TOKEN_MAX_CHARS = 1024
 CLIENT_STATE_MAX_CHARS = 128  # Graph's own limit on clientState
 MAX_NOTIFICATIONS = 1000  # Graph batches at most a few hundred per POST
+# The clientState is in the body, so a forged request's JSON is parsed before anything is known;
+# an adversarial 1 MB of `{}` or numbers costs json.loads ~20 ms (bench/bench_verify.py). Counted
+# first (bytes.count: ~0.2 ms per MB), the values and containers bound the parse to ~2 ms; a real
+# collection of 1,000 notifications of ~20 fields stays well under both.
+MAX_JSON_VALUES = 50_000  # separators (commas)
+MAX_JSON_CONTAINERS = 10_000  # objects and arrays
 
 
 def same_token(key: bytes, message: bytes, candidate: bytes) -> bool:
@@ -83,6 +89,8 @@ GITLAB = Scheme(
 
 
 def _notifications(body: bytes) -> list[dict[str, Any]]:
+    if body.count(b",") > MAX_JSON_VALUES or body.count(b"{") + body.count(b"[") > MAX_JSON_CONTAINERS:
+        raise MalformedBody("too many values for a Graph notification collection")
     doc = json_doc(body)
     value = doc.get("value") if isinstance(doc, dict) else None
     if not isinstance(value, list) or not value or len(value) > MAX_NOTIFICATIONS \
