@@ -167,3 +167,16 @@ def test_adding_a_scheme_is_one_entry(monkeypatch):
     body, content_type, event_type = sample_payload("toy")
     headers = sign("toy", body, "s3cret", event_type=event_type)
     assert verify("toy", body, headers, ["s3cret"]).event_type == "push"
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_dev_secrets_are_usable_by_their_scheme(name):
+    # `webhookctl dev` stores these for providers without a secret, so `send` works at once
+    value = REGISTRY[name].dev_secret()
+    assert REGISTRY[name].check_secret(value) is None and value != REGISTRY[name].dev_secret()
+    body, content_type, event_type = sample_payload(name)
+    body = prepare_body(name, body, value)
+    options = VECTORS[name][0].options
+    url = REGISTRY[name].post_url("https://hooks.example.com/webhooks/x", body, content_type)
+    headers = {"Content-Type": content_type, **sign(name, body, value, options, url=url, event_type=event_type)}
+    assert verify(name, body, headers, [value], options, url=url).event_type
