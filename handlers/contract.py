@@ -574,3 +574,11 @@ def pointer_max_bytes() -> int:
         event_type=longest, received_at="2000-01-01T00:00:00.000Z", size=10 ** 12,
     )
     return len(pointer.to_json().encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- API routes' method (issue 11)
+# The method of the API's two routes, in the stack (constructs_lib/api.py) and in the local API
+# Gateway: ANY, so GET / HEAD handshakes (Meta's hub.challenge, Dropbox's challenge) reach ingest,
+# and ingest answers every method its scheme does not take with 405 and `Allow`. With POST only,
+# API Gateway answers other methods itself (403 "Missing Authentication Token").
+API_ROUTE_METHOD = "ANY"

@@ -175,10 +175,14 @@ def _dropbox_challenge(request: HandshakeRequest) -> Response | None:
     return echo_response(request.query["challenge"], TOKEN_MAX_CHARS, token=True)
 
 
+def _dropbox_identify(body: bytes, headers: Headers, signed: Signed, options: Mapping[str, Any]):
+    doc = json_doc(body)
+    return None, "list_folder" if isinstance(doc, dict) and "list_folder" in doc else None
+
+
 DROPBOX = body_scheme(
     "dropbox", "X-Dropbox-Signature", "hex",
-    identify=lambda body, headers, signed, options: (
-        None, "list_folder" if isinstance(json_doc(body), dict) and "list_folder" in json_doc(body) else None),
+    identify=_dropbox_identify,
     sample=lambda: _json({"list_folder": {"accounts": [f"dbid:AA{uuid.uuid4().hex[:30]}"]},
                           "delta": {"users": [uuid.uuid4().int % 10**8]}}),
     handshake=Handshake(methods=("GET",), unsigned=_dropbox_challenge),
