@@ -38,7 +38,9 @@ from .base import (  # noqa: F401  (re-exported: what ingest, config and send us
     clean_delivery_id, clean_event_type, json_response, utf8,
 )
 from .body_hmac import GENERIC, GITHUB, SHOPIFY
-from .body_signed import BITBUCKET, INTERCOM, LEMONSQUEEZY, LINEAR, PAGERDUTY, SEGMENT, SENTRY, TYPEFORM, VERCEL, WOOCOMMERCE
+from .body_signed import (
+    BITBUCKET, INTERCOM, LEMONSQUEEZY, LINEAR, PAGERDUTY, SEGMENT, SENTRY, TYPEFORM, VERCEL, WOOCOMMERCE,
+)
 from .challenges import ASANA, DROPBOX, META, TWITCH, XERO, ZOOM
 from .discord import DISCORD
 from .slack import SLACK

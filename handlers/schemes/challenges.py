@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 from .base import (
     Handshake, HandshakeRequest, Headers, InvalidSignature, MalformedBody, MalformedHeader, Option, Response,
-    Sample, Scheme, Signed, echo_response, hexdecode, json_doc, json_response, one_signature, prefixed, sized,
+    Scheme, Signed, echo_response, hexdecode, json_doc, json_response, one_signature, prefixed, sized,
     str_field, unix_timestamp, utf8,
 )
 from .body_signed import _iso, _json, body_scheme, from_body

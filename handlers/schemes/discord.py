@@ -31,7 +31,7 @@ from typing import Any, Mapping
 from ..contract import REPLY_HEADER
 from . import ed25519
 from .base import (
-    Handshake, HandshakeRequest, Headers, MalformedHeader, Outgoing, Response, Sample, Scheme, Signed, hexdecode,
+    Handshake, HandshakeRequest, Headers, MalformedHeader, Response, Sample, Scheme, Signed, hexdecode,
     json_doc, json_response, str_field, unix_timestamp, utf8,
 )
 

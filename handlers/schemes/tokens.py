@@ -14,7 +14,8 @@ signing scheme where the provider offers one.
   each notification of the body, to compare with the value set when subscribing.
   https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#receive-notifications
   The subscription check is a POST with `?validationToken=...` to echo within 10 s as
-  text/plain (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#notificationurl-validation).
+  text/plain:
+  https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks#notificationurl-validation
   It carries no proof; echoing sets nothing, so it is answered as an inert echo: text/plain,
   nosniff, no caching, a sandboxing CSP, at most 1,024 printable ASCII characters.
   Rich notifications' `validationTokens` (JWTs) are not checked. No delivery id: the body's hash.
