@@ -20,6 +20,10 @@ Delivery ids: the provider's own id when it sends one, otherwise `sha256:<hex>`
 of the body (so a byte-identical redelivery deduplicates even when the
 provider re-signs it with a fresh timestamp).
 
+Proofs that are not an HMAC set `check` / `signer` on their entry (Discord's Ed25519,
+shared tokens); a proof inside the body sets `parse_body` / `embed` (Graph's clientState:
+`prepare_body` puts it in place before `sign`). Handshakes: `Scheme.handshake`.
+
 Adding a scheme: one module-level `Scheme(...)` entry, listed in `REGISTRY`
 below, plus its test vectors (tests/handlers/scheme_vectors.py).
 """
