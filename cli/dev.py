@@ -20,10 +20,8 @@
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets as random_secrets
 import signal
 import threading
 import time
@@ -322,13 +320,20 @@ def _ensure_dev_secrets(session: DevSession) -> None:
     for name, provider in sorted(session.ws.config.providers.items()):
         if read_secrets(session.ws, name, sm):
             continue
-        raw = random_secrets.token_bytes(24)
-        value = "whsec_" + base64.b64encode(raw).decode() if provider.scheme == "standard" else raw.hex()
+        value = _dev_secret(provider.scheme)
         sm.put_secret_value(SecretId=secret_id(session.ws, name), SecretString=json.dumps({"secrets": [value]}))
         generated.append(name)
     if generated:
         session.log(f"dev: generated emulator-only secrets for {', '.join(generated)} "
                     "(replace any with `webhookctl secrets set PROVIDER`)")
+
+
+def _dev_secret(scheme: str) -> str:
+    """An emulator-only secret of the scheme's form (its registry entry's: whsec_ for Standard
+    Webhooks, a test key pair for Discord's Ed25519, random hex otherwise)."""
+    from handlers.schemes import get
+
+    return get(scheme).dev_secret()
 
 
 def _self_test(session: DevSession) -> None:

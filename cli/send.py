@@ -45,7 +45,7 @@ def base_url(ws: Workspace, override: str | None) -> str:
 
 def send(ws: Workspace, provider: str, *, file: Path | None, url: str | None, secret: str | None,
          timeout: float = 30.0) -> dict:
-    from handlers.schemes import get, sign
+    from handlers.schemes import get, prepare_body, sign
 
     config = require_provider(ws, provider)
     scheme = get(config.scheme)
@@ -55,10 +55,14 @@ def send(ws: Workspace, provider: str, *, file: Path | None, url: str | None, se
         event_type = None
     else:
         body, content_type, event_type = sample_payload(config.scheme)
+    key = secret or _active_secret(ws, provider)
+    body = prepare_body(config.scheme, body, key)  # a proof that rides in the body (Graph's clientState)
     target = scheme.post_url(f"{base_url(ws, url)}/webhooks/{provider}", body, content_type)
     headers = {"Content-Type": content_type, "User-Agent": "webhookctl-send/0.1"}
-    headers.update(sign(config.scheme, body, secret or _active_secret(ws, provider), dict(config.options),
-                        url=target, event_type=event_type))
+    try:
+        headers.update(sign(config.scheme, body, key, dict(config.options), url=target, event_type=event_type))
+    except ValueError as exc:  # a secret that cannot sign (Discord's public key): say how to send
+        raise WebhookctlError(f"cannot sign a {config.scheme} request for {provider}: {exc}") from None
     started = time.perf_counter()
     status, response = _post(target, body, headers, timeout)
     return {"provider": provider, "url": target, "status": status, "response": response,

@@ -1,4 +1,4 @@
-"""REST API in front of the ingest function: two POST routes, validated, traced, throttled, logged."""
+"""REST API in front of the ingest function: two routes, validated, traced, throttled, logged."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
-from handlers.contract import BINARY_MEDIA_TYPES
+from handlers.contract import API_ROUTE_METHOD, BINARY_MEDIA_TYPES
 
 from .defaults import (
     API_THROTTLE_BURST_LIMIT,
@@ -65,7 +65,12 @@ ROUTES = {
 # The settings of the API's parts. Each is also hashed into the deployment trigger, so changing
 # one redeploys the stage.
 VALIDATOR_SETTINGS = {"name": "params", "validate_request_parameters": True, "validate_request_body": False}
-METHOD_SETTINGS = {"http_method": "POST", "authorization": "NONE"}
+# ANY (contract.API_ROUTE_METHOD): every method reaches ingest, which answers POST, the GET / HEAD
+# handshakes of the schemes that declare them and 405 with `Allow` for the rest. With POST alone,
+# API Gateway would answer a GET itself (403 "Missing Authentication Token"), and a method per
+# handshake would still leave the others to that 403 instead of a 405.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html
+METHOD_SETTINGS = {"http_method": API_ROUTE_METHOD, "authorization": "NONE"}
 INTEGRATION_SETTINGS = {"type": "AWS_PROXY", "integration_http_method": "POST"}
 
 
@@ -148,8 +153,9 @@ class Api(Construct):
             action="lambda:InvokeFunction",
             function_name=props.function_name,
             principal="apigateway.amazonaws.com",
-            # Any stage, POST, any path: matches /webhooks/{provider} and /webhook alike.
-            source_arn=f"{self.rest_api.execution_arn}/*/POST/*",
+            # Any stage, any method (the routes are ANY: ingest answers 405 itself), any path:
+            # matches /webhooks/{provider} and /webhook alike.
+            source_arn=f"{self.rest_api.execution_arn}/*/*/*",
         )
         self.url = self.stage.invoke_url
 

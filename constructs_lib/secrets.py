@@ -47,6 +47,15 @@ class ProviderSecrets(Construct):
             })
             self.secrets[provider] = secret
 
+    def grant_capture(self, grantee: Grantee, providers: Iterable[str]) -> Any:
+        """PutSecretValue on these providers' secrets only: a scheme whose handshake delivers the
+        secret (Asana) replaces a spent one-time setup token with it (handlers/schemes/challenges.py)."""
+        arns = [self.secrets[p].arn for p in providers]
+        if not arns:
+            return None
+        return grantee.add_to_policy(sid("capture", self.node.id),
+                                     [statement(["secretsmanager:PutSecretValue"], arns)])
+
     def grant_read(self, grantee: Grantee) -> Any:
         arns = [s.arn for s in self.secrets.values()]
         return grantee.add_to_policy(sid("read", self.node.id), [statement(["secretsmanager:GetSecretValue"], arns)])

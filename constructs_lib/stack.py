@@ -12,6 +12,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from config import Config, Environment
+from handlers import schemes
 from handlers.contract import EMULATOR_CREDENTIALS as CONTRACT_EMULATOR_CREDENTIALS
 from handlers.contract import (
     INGEST_SDK_CALLS,
@@ -164,6 +165,8 @@ class WebhookStack(TerraformStack):
         self.table.grant_write_data(self.ingest)
         self.queue.grant_send_messages(self.ingest)
         self.secrets.grant_read(self.ingest)
+        self.secrets.grant_capture(self.ingest, [name for name, p in self.config.providers.items()
+                                                 if schemes.get(p.scheme).captures_secret])
 
         self.bucket.grant_read(self.process)
         self.table.grant_read_data(self.process)

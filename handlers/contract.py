@@ -670,3 +670,11 @@ def route_resource_names(bus: str, route: str) -> dict[str, str]:
     """Every EventBridge name a route may take (to check them against EVENTBRIDGE_NAME_MAX)."""
     return {"rule": route_rule_name(bus, route), "redrive rule": redrive_rule_name(bus, route),
             "connection": connection_name(bus, route, {})}
+
+
+# --------------------------------------------------------------------------- API routes' method (issue 11)
+# The method of the API's two routes, in the stack (constructs_lib/api.py) and in the local API
+# Gateway: ANY, so GET / HEAD handshakes (Meta's hub.challenge, Dropbox's challenge) reach ingest,
+# and ingest answers every method its scheme does not take with 405 and `Allow`. With POST only,
+# API Gateway answers other methods itself (403 "Missing Authentication Token").
+API_ROUTE_METHOD = "ANY"

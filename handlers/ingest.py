@@ -262,19 +262,42 @@ def verify_request(name: str, provider: Mapping[str, Any], request: Request) -> 
 
 
 def answer_handshake(name: str, provider: Mapping[str, Any], request: Request,
-                     verified: sig.Verified | None) -> schemes.Response | None:
+                     verified: sig.Verified | None, *, unsigned: bool = False) -> schemes.Response | None:
     """The scheme's handshake answer for this request, or None when it is not one.
 
-    A POST handshake is asked only once the signature held (`verified`); a
-    GET / HEAD one carries its own proof. Either way nothing is stored.
+    `unsigned`: the handshakes asked before any signature check (GET / HEAD, and POSTs that
+    carry no signature: Asana's X-Hook-Secret, Graph's validationToken), each checking its own
+    proof; otherwise the one asked once the signature held (`verified`). Nothing is stored.
     """
     handshake = schemes.get(provider["scheme"]).handshake
     if handshake is None or request.method not in handshake.methods:
         return None
+    if unsigned:
+        answer = handshake.unsigned or (handshake.answer if request.method != "POST" else None)
+    else:
+        answer = handshake.answer
+    if answer is None:
+        return None
     query = request.event.get("queryStringParameters") or {}
-    return handshake.answer(schemes.HandshakeRequest(
+    return answer(schemes.HandshakeRequest(
         method=request.method, headers=schemes.Headers(request.headers), query=dict(query), body=request.body,
-        options=provider, secrets=_secrets(provider, name), verified=verified))
+        options=provider, secrets=_secrets(provider, name), verified=verified,
+        store_secret=_secret_writer(name, provider)))
+
+
+def _secret_writer(name: str, provider: Mapping[str, Any]):
+    """What a handshake that delivers the secret (Asana) calls to replace its spent setup token."""
+    if not schemes.get(provider["scheme"]).captures_secret:
+        return None
+
+    def store(old: str, new: str) -> None:
+        try:
+            replaced = secret_store.replace(provider.get("secret_id") or name, old, new)
+        except secret_store.SecretUnavailable as exc:
+            raise StorageFailed("capture_secret", str(exc)) from None
+        if not replaced:
+            raise sig.InvalidSignature("the setup token was spent already")
+    return store
 
 
 # --------------------------------------------------------------------------- storage
@@ -533,11 +556,13 @@ def _accept(name: str, provider: Mapping[str, Any], request: Request, fields: di
     """Verify, then answer a handshake or store. Raises Reject / StorageFailed."""
     scheme = schemes.get(provider["scheme"])
     try:
-        if request.method != "POST":  # a GET / HEAD handshake: check_request let only declared ones in
-            answer = answer_handshake(name, provider, request, None)
-            if answer is None:
+        # GET / HEAD (check_request let only declared ones in) and unsigned POST handshakes first
+        if request.method != "POST" or (scheme.handshake and scheme.handshake.unsigned):
+            answer = answer_handshake(name, provider, request, None, unsigned=True)
+            if answer is not None:
+                return _handshake_answered(answer, fields, timer)
+            if request.method != "POST":
                 raise Reject(400, "not_a_handshake", "this endpoint answers only the provider's endpoint check")
-            return _handshake_answered(answer, fields, timer)
         verified = verify_request(name, provider, request)
         timer.lap("verify_ms")
         fields.update(delivery_id=verified.delivery_id, event_type=verified.event_type,

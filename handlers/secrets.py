@@ -96,6 +96,28 @@ def refresh(provider: str, secret_id: str) -> tuple[str, ...] | None:
     return values
 
 
+def replace(secret_id: str, old: str, new: str) -> bool:
+    """Asana's handshake: the spent setup token `old` replaced by the secret `new` in the stored
+    list (handlers/schemes/challenges.py). False when `old` is no longer active (spent already):
+    read fresh, not from the cache, so a token is spent once. Raises SecretUnavailable."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    current = _read(secret_id)
+    if old not in current:
+        return False
+    values = tuple(dict.fromkeys(new if s == old else s for s in current))
+    try:
+        aws.client("secretsmanager").put_secret_value(
+            SecretId=secret_id, SecretString=json.dumps({"secrets": list(values)}))
+    except ClientError as exc:
+        raise SecretUnavailable(aws.error_code(exc)) from None
+    except BotoCoreError as exc:
+        raise SecretUnavailable(type(exc).__name__) from None
+    with _lock:
+        _cache[secret_id] = (values, clock())
+    return True
+
+
 def reset() -> None:
     with _lock:
         _cache.clear()

@@ -39,9 +39,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from handlers.contract import AWS_LIMITS, BINARY_MEDIA_TYPES, EMULATOR_ACCOUNT_ID
+from handlers.contract import API_ROUTE_METHOD, AWS_LIMITS, BINARY_MEDIA_TYPES, EMULATOR_ACCOUNT_ID
 
-DEFAULT_ROUTES = (("/webhooks/{provider}", ("POST",)), ("/webhook", ("POST",)))
+# The stack's routes and their method (contract.API_ROUTE_METHOD, ANY): every method reaches
+# ingest, which answers POST, a scheme's GET / HEAD handshake, and 405 to the rest.
+DEFAULT_ROUTES = (("/webhooks/{provider}", (API_ROUTE_METHOD,)), ("/webhook", (API_ROUTE_METHOD,)))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ Delivery ids: the provider's own id when it sends one, otherwise `sha256:<hex>`
 of the body (so a byte-identical redelivery deduplicates even when the
 provider re-signs it with a fresh timestamp).
 
+Proofs that are not an HMAC set `check` / `signer` on their entry (Discord's Ed25519,
+shared tokens); a proof inside the body sets `parse_body` / `embed` (Graph's clientState:
+`prepare_body` puts it in place before `sign`). Handshakes: `Scheme.handshake`.
+
 Adding a scheme: one module-level `Scheme(...)` entry, listed in `REGISTRY`
 below, plus its test vectors (tests/handlers/scheme_vectors.py).
 """
@@ -38,13 +42,24 @@ from .base import (  # noqa: F401  (re-exported: what ingest, config and send us
     clean_delivery_id, clean_event_type, json_response, utf8,
 )
 from .body_hmac import GENERIC, GITHUB, SHOPIFY
+from .body_signed import (
+    BITBUCKET, INTERCOM, LEMONSQUEEZY, LINEAR, PAGERDUTY, SEGMENT, SENTRY, TYPEFORM, VERCEL, WOOCOMMERCE,
+)
+from .challenges import ASANA, DROPBOX, META, TWITCH, XERO, ZOOM
+from .discord import DISCORD
 from .slack import SLACK
 from .standard import STANDARD
-from .timestamped import PADDLE, STRIPE
-from .url_signed import SQUARE, TWILIO
+from .timestamped import CALENDLY, PADDLE, STRIPE
+from .tokens import GITLAB, MSGRAPH
+from .url_signed import HUBSPOT, SQUARE, TWILIO
 
 REGISTRY: dict[str, Scheme] = {
-    s.name: s for s in (STRIPE, GITHUB, SHOPIFY, SLACK, STANDARD, TWILIO, PADDLE, SQUARE, GENERIC)
+    s.name: s for s in (
+        STRIPE, GITHUB, SHOPIFY, SLACK, STANDARD, TWILIO, PADDLE, SQUARE, GENERIC,
+        # issue 11: the providers teams receive, with their handshakes
+        ZOOM, HUBSPOT, LINEAR, INTERCOM, TYPEFORM, GITLAB, BITBUCKET, CALENDLY, META, TWITCH, DROPBOX, SENTRY,
+        SEGMENT, WOOCOMMERCE, LEMONSQUEEZY, VERCEL, PAGERDUTY, ASANA, MSGRAPH, XERO, DISCORD,
+    )
 }
 SCHEMES = tuple(REGISTRY)
 
@@ -76,7 +91,8 @@ def verify(
     options = options or {}
     data = utf8(body) if isinstance(body, str) else bytes(body)
     h = Headers(headers)
-    signed = entry.parse(h, options)  # presence and shape only: no body work yet
+    # presence and shape only: no body work yet (a body-borne proof is parsed with a bound: its scheme says)
+    signed = entry.parse_body(data, h, options) if entry.parse_body else entry.parse(h, options)
     if signed.timestamp is not None:
         check_tolerance(signed.timestamp, int(options.get("tolerance_seconds") or DEFAULT_TOLERANCE_SECONDS), now)
     keys = [k for k in (entry.key(s) for s in secrets if s) if k]
@@ -85,7 +101,9 @@ def verify(
     targets = _targets(entry, url, options)
     content = entry.content(data, h, targets[0])
     messages = [entry.message(signed, content, target) for target in targets]
-    key_index, message_index = _match(signed, keys, messages)
+    key_index, message_index = _match(entry, signed, keys, messages)
+    if entry.after is not None:
+        entry.after(data, options, now)
     delivery_id, event_type = entry.identify(data, h, signed, options)
     signed_headers = h.subset(entry.headers + entry.option_headers(options))
     if entry.signs_url:
@@ -105,18 +123,31 @@ def _targets(entry: Scheme, url: str | Iterable[str] | None, options: Mapping[st
     return targets
 
 
-def _match(signed: Signed, keys: list[bytes], messages: list[bytes]) -> tuple[int, int]:
+def _match(entry: Scheme, signed: Signed, keys: list[Any], messages: list[bytes]) -> tuple[int, int]:
     """(secret index, message index) of the first MAC equal to a sent signature, else raise.
 
-    Every sent signature is compared against every MAC, in constant time per compare.
+    Every sent signature is compared against every MAC, in constant time per compare; a
+    scheme with its own `check` (Ed25519, a shared token) checks each instead.
     """
     for key_index, key in enumerate(keys):
         for message_index, message in enumerate(messages):
+            if entry.check is not None:
+                if any(entry.check(key, message, candidate) for candidate in signed.signatures):
+                    return key_index, message_index
+                continue
             expected = hmac.new(key, message, signed.digest).digest()
             for candidate in signed.signatures:
                 if hmac.compare_digest(expected, candidate):
                     return key_index, message_index
     raise InvalidSignature("signature does not match")
+
+
+def prepare_body(scheme: str, body: bytes | str, secret: str) -> bytes:
+    """The body as the provider sends it: with the proof in place for a scheme whose proof rides
+    in the body (Graph's clientState), else unchanged. Call it before `sign()`."""
+    entry = get(scheme)
+    data = utf8(body) if isinstance(body, str) else bytes(body)
+    return entry.embed(data, secret) if entry.embed else data
 
 
 def sign(
@@ -140,7 +171,7 @@ def sign(
     entry = get(scheme)
     options = options or {}
     data = utf8(body) if isinstance(body, str) else bytes(body)
-    key = entry.key(secret)
+    key = entry.key(secret) if entry.signer is None else secret
     if key is None:
         raise ValueError(entry.check_secret(str(secret)) or f"not a usable {scheme} secret")
     target = None
@@ -151,6 +182,6 @@ def sign(
         target = targets[0]
     signed = entry.stamp(int(time.time() if now is None else now), delivery_id, options)
     message = entry.message(signed, entry.content(data, Headers({}), target), target)
-    mac = hmac.new(key, message, signed.digest).digest()
+    mac = entry.signer(secret, message) if entry.signer else hmac.new(key, message, signed.digest).digest()
     outgoing = Outgoing(delivery_id=delivery_id or str(uuid.uuid4()), event_type=event_type, url=target)
     return entry.render(dataclasses.replace(signed, signatures=(mac,)), options, outgoing)

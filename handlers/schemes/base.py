@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import secrets as secrets_module
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -95,7 +96,10 @@ class Signed:
     signatures: tuple[bytes, ...] = ()
     timestamp: int | None = None
     message_id: str | None = None  # signed with the body (Standard Webhooks' webhook-id)
-    digest: str = "sha256"  # hashlib name of the HMAC's hash
+    digest: str = "sha256"  # hashlib name of the HMAC's hash; "token" / "ed25519" for schemes with a `check`
+    # The timestamp exactly as sent, where the string-to-sign uses its text (HubSpot's
+    # milliseconds, Twitch's RFC 3339); `timestamp` is then its unix seconds, for the tolerance.
+    stamp_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,9 @@ class HandshakeRequest:
     options: Mapping[str, Any]
     secrets: tuple[str, ...]  # the provider's active secrets (a proof may be an HMAC of them)
     verified: Verified | None  # a POST handshake runs once the signature held; GET/HEAD ones before
+    # Asana's handshake only: replace the active setup token `old` with the captured secret `new`
+    # (ingest's Secrets Manager write; None where nothing may be written).
+    store_secret: Callable[[str, str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -165,10 +172,34 @@ class Handshake:
     signature checks, from a signed body; GET / HEAD ones carry their own proof
     and make those methods allowed for the scheme. `answer` returns None when
     the request is not the handshake (a POST then goes on to be stored).
+    `unsigned`: asked BEFORE any signature check, for the handshakes that carry
+    no signature (GET / HEAD, Asana's X-Hook-Secret POST, Graph's validationToken
+    POST); each must check its own proof or limits, and returns None when the
+    request is not that handshake (a POST then goes on to be verified).
     """
 
     methods: tuple[str, ...]
-    answer: Callable[[HandshakeRequest], Response | None]
+    answer: Callable[[HandshakeRequest], Response | None] | None = None
+    unsigned: Callable[[HandshakeRequest], Response | None] | None = None
+
+
+# An echo of an unauthenticated value (Dropbox's `challenge`, Graph's `validationToken`) must not
+# become reflected content: plain text, never sniffed as HTML, never cached, bounded, printable.
+ECHO_MAX_CHARS = 1024
+ECHO_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def echo_response(value: Any, max_chars: int = ECHO_MAX_CHARS, *, token: bool = False) -> Response:
+    """200 text/plain with `value` exactly; 400 when it is not 1..max_chars of printable ASCII
+    (with `token`: of letters, digits and `-._~` only, for providers whose challenges are tokens)."""
+    if not (isinstance(value, str) and 0 < len(value) <= max_chars and value.isascii() and value.isprintable()
+            and (not token or _TOKEN_CHARS.issuperset(value))):
+        raise MalformedBody("the handshake value is not 1-%d printable ASCII characters" % max_chars)
+    return Response(200, value, dict(ECHO_HEADERS))
 
 
 # --------------------------------------------------------------------------- the entry
@@ -213,6 +244,23 @@ class Scheme:
     handshake: Handshake | None = None
     # (status, the contract's JSON document) -> the answer in the provider's format.
     respond: Callable[[int, Mapping[str, Any]], Response] = json_response
+    # Schemes whose proof is not an HMAC (Ed25519, a shared token): (key, message, one sent
+    # signature) -> whether it holds, and (secret, message) -> the signature `sign()` sends.
+    check: Callable[[Any, bytes, bytes], bool] | None = None
+    signer: Callable[[str, bytes], bytes] | None = None
+    # Schemes whose proof rides in the body (Graph's clientState): parse it from there instead of
+    # `parse` (bounded work: see the scheme), and put it there when `sign()`ing a sample (`embed`).
+    parse_body: Callable[[bytes, "Headers", Mapping[str, Any]], Signed] | None = None
+    embed: Callable[[bytes, str], bytes] | None = None
+    # Checks of the signed body once the signature held (Linear's webhookTimestamp): (body, options, now).
+    after: Callable[[bytes, Mapping[str, Any], float | None], None] | None = None
+    # False where the provider's proof does not cover the body (a shared token: GitLab, Graph).
+    signs_body: bool = True
+    # True where the handshake delivers the secret (Asana): ingest may then write this provider's
+    # secret (PutSecretValue, granted by the stack for these providers only), once per setup token.
+    captures_secret: bool = False
+    # An emulator-only secret for `webhookctl dev` (a provider with none gets one).
+    dev_secret: Callable[[], str] = lambda: secrets_module.token_hex(24)
 
     @property
     def signs_url(self) -> bool:
@@ -285,7 +333,7 @@ def hexdecode(value: str) -> bytes | None:
         return None
 
 
-DIGEST_SIZES = {"sha1": 20, "sha256": 32}
+DIGEST_SIZES = {"sha1": 20, "sha256": 32, "ed25519": 64}
 
 
 def sized(decoded: bytes | None, digest: str = "sha256") -> bytes | None:

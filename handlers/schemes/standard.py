@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 import time
 import uuid
 from typing import Any, Mapping
@@ -76,4 +77,5 @@ STANDARD = Scheme(
     sample=_sample,
     key=standard_key,
     check_secret=_check_secret,
+    dev_secret=lambda: SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode(),
 )

@@ -5,6 +5,8 @@
   type from the body. https://docs.stripe.com/webhooks#verify-manually
 - paddle: `Paddle-Signature: ts=<ts>;h1=<hex>[;h1=...]`, HMAC-SHA256 of
   `<ts>:<body>`. https://developer.paddle.com/webhooks/signature-verification
+- calendly: `Calendly-Webhook-Signature: t=<ts>,v1=<hex>`, HMAC-SHA256 of `<ts>.<body>`.
+  https://developer.calendly.com/api-docs/4c305798a61d3-webhook-signatures
 """
 from __future__ import annotations
 
@@ -97,3 +99,26 @@ def _paddle_sample() -> Sample:
 
 
 PADDLE = items_scheme("paddle", "Paddle-Signature", ";", "ts", "h1", b":", _paddle_identify, _paddle_sample)
+
+
+# --------------------------------------------------------------------------- calendly
+
+
+def _calendly_identify(body: bytes, headers: Headers, signed: Signed, options: Mapping[str, Any]):
+    """No delivery id: the event name and the resource's URI (an invitee is created once, canceled once)."""
+    doc = json_doc(body)
+    event, uri = str_field(doc, "event"), str_field(doc, "payload", "uri")
+    return (f"{event}:{uri}" if event and uri else None), event
+
+
+def _calendly_sample() -> Sample:
+    event = f"https://api.calendly.com/scheduled_events/{uuid.uuid4()}"
+    doc = {"created_at": _iso(int(time.time())), "created_by": "https://api.calendly.com/users/DEMO",
+           "event": "invitee.created",
+           "payload": {"uri": f"{event}/invitees/{uuid.uuid4()}", "event": event, "email": "demo@example.com",
+                       "status": "active"}}
+    return Sample(json.dumps(doc).encode(), "application/json")
+
+
+CALENDLY = items_scheme("calendly", "Calendly-Webhook-Signature", ",", "t", "v1", b".", _calendly_identify,
+                        _calendly_sample)

@@ -8,6 +8,10 @@
   RequestValidator does. https://www.twilio.com/docs/usage/webhooks/webhooks-security
 - square: `x-square-hmacsha256-signature: <base64>` of `<notification url><body>`.
   https://developer.squareup.com/docs/webhooks/step3validate
+- hubspot (v3): `X-HubSpot-Signature-v3: <base64 HMAC-SHA256>` of
+  `<method><uri><body><X-HubSpot-Request-Timestamp>` (milliseconds, older than 5 minutes
+  refused), the URI with some percent-escapes decoded.
+  https://developers.hubspot.com/docs/api/webhooks/validating-requests
 
 Ingest passes the URL as the provider may have spelled it (query with `+` or
 `%20`); each scheme's `targets` turns those into the URLs to try, at most
@@ -19,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from typing import Any, Mapping, Sequence
@@ -219,4 +224,64 @@ SQUARE = Scheme(
     targets=lambda urls, options: [options["notification_url"]] if options.get("notification_url") else list(urls),
     options=(Option("notification_url", "the https:// URL the provider signs", is_https_url,
                     "https://hooks.example.com/webhooks/square"),),
+)
+
+
+# --------------------------------------------------------------------------- hubspot (v3)
+
+# HubSpot signs the URI with these escapes decoded (the table in its docs, above).
+_HUBSPOT_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
+                    "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+_HUBSPOT_ESCAPE = re.compile("|".join(_HUBSPOT_DECODED), re.IGNORECASE)
+
+
+def hubspot_uri(url: str) -> str:
+    return _HUBSPOT_ESCAPE.sub(lambda m: _HUBSPOT_DECODED[m.group(0).upper()], url)
+
+
+def _hubspot_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
+    signed = one_signature(h, "X-HubSpot-Signature-v3", b64decode, "base64 of 32 bytes")
+    text = h.require("X-HubSpot-Request-Timestamp")
+    if not (text.isascii() and text.isdigit()) or len(text) > 15:
+        raise MalformedHeader("X-HubSpot-Request-Timestamp is not unix milliseconds")
+    return Signed(signatures=signed.signatures, timestamp=int(text) // 1000, stamp_text=text)
+
+
+def _hubspot_targets(urls: Sequence[str], options: Mapping[str, Any]) -> list[str]:
+    if options.get("public_url"):  # the target URL set in the HubSpot app, when behind a proxy
+        urls = _rebase(options["public_url"], urls)
+    return list(dict.fromkeys(hubspot_uri(url) for url in urls))
+
+
+def _hubspot_identify(body: bytes, headers: Headers, signed: Signed, options: Mapping[str, Any]):
+    """A batch of events; each keeps its `eventId` on retries (its `attemptNumber` grows), so the
+    sorted event ids are the delivery id."""
+    doc = json_doc(body)
+    events = [e for e in doc if isinstance(e, dict)] if isinstance(doc, list) else []
+    ids = sorted(str(e["eventId"]) for e in events if isinstance(e.get("eventId"), (int, str)))
+    return (",".join(ids) or None), str_field(events[0], "subscriptionType") if events else None
+
+
+def _hubspot_sample() -> Sample:
+    now = int(time.time() * 1000)
+    doc = [{"eventId": uuid.uuid4().int % 10**10, "subscriptionId": 2100, "portalId": 62515, "appId": 1160452,
+            "occurredAt": now, "subscriptionType": "contact.creation", "attemptNumber": 0,
+            "objectId": uuid.uuid4().int % 10**9, "changeFlag": "CREATED", "changeSource": "CRM"}]
+    return Sample(json.dumps(doc).encode(), "application/json")
+
+
+HUBSPOT = Scheme(
+    name="hubspot",
+    headers=("x-hubspot-signature-v3", "x-hubspot-request-timestamp"),
+    parse=_hubspot_parse,
+    message=lambda signed, content, url: b"POST" + utf8(url or "") + content + utf8(signed.stamp_text or ""),
+    render=lambda signed, options, out: {
+        "X-HubSpot-Signature-v3": base64.b64encode(signed.signatures[0]).decode(),
+        "X-HubSpot-Request-Timestamp": signed.stamp_text},
+    stamp=lambda now, delivery_id, options: Signed(timestamp=now, stamp_text=str(now * 1000)),
+    identify=_hubspot_identify,
+    sample=_hubspot_sample,
+    targets=_hubspot_targets,
+    options=(Option("public_url", "the https:// URL the provider signs", is_https_url,
+                    "https://hooks.example.com/webhooks/hubspot"),),
 )

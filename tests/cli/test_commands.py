@@ -46,7 +46,7 @@ def test_env_comes_from_WEBHOOKCTL_ENV(run_cli, fake_tf, project):
 
 
 def test_bad_config_is_one_error_naming_the_field(run_cli, project):
-    text = (project / "webhookctl.toml").read_text().replace('scheme = "github"', 'scheme = "gitlab"')
+    text = (project / "webhookctl.toml").read_text().replace('scheme = "github"', 'scheme = "gitlub"')
     (project / "webhookctl.toml").write_text(text)
     result = run_cli("synth")
     assert result.exit_code == 1

@@ -16,7 +16,7 @@ from handlers.contract import AWS_LIMITS, BINARY_MEDIA_TYPES, PROVIDERS_FILE_NAM
 ACCOUNT = "${data.aws_caller_identity.caller.account_id}"
 
 
-def test_two_post_routes_with_request_validation(local):
+def test_two_routes_take_any_method_with_request_validation(local):
     paths = sorted(r["path_part"] for r in local.resources("aws_api_gateway_resource").values())
     assert paths == ["webhook", "webhooks", "{provider}"]
     params = sorted(json.dumps(m["request_parameters"]) for m in local.resources("aws_api_gateway_method").values())
@@ -24,7 +24,8 @@ def test_two_post_routes_with_request_validation(local):
     validator = local.one("aws_api_gateway_request_validator")
     assert validator["validate_request_parameters"] is True
     for method in local.resources("aws_api_gateway_method").values():
-        assert method["http_method"] == "POST" and method["request_validator_id"].startswith("${aws_api_gateway_request_validator.")
+        # ANY: GET / HEAD handshakes reach ingest, and ingest answers 405 (with Allow) to the rest
+        assert method["http_method"] == "ANY" and method["request_validator_id"].startswith("${aws_api_gateway_request_validator.")
 
 
 def test_integrations_are_aws_proxy_and_reference_their_method(local):
@@ -111,7 +112,7 @@ def test_execution_log_group_is_managed_with_retention_before_the_stage(prod):
 def test_lambda_permission_matches_both_routes(local):
     permission = local.one("aws_lambda_permission")
     assert permission["principal"] == "apigateway.amazonaws.com"
-    assert permission["source_arn"].endswith(".execution_arn}/*/POST/*")
+    assert permission["source_arn"].endswith(".execution_arn}/*/*/*")  # any stage, method and path
 
 
 def test_api_validation():

@@ -17,7 +17,7 @@ import pytest
 
 import handlers.schemes as schemes_module
 from handlers.schemes import MAX_FORM_FIELDS, MAX_SIGNED_MESSAGES, REGISTRY, sign, verify
-from handlers.schemes import url_signed
+from handlers.schemes import ed25519, url_signed
 from handlers.schemes.base import MalformedBody, SignatureError
 from scheme_vectors import VECTORS
 
@@ -57,8 +57,8 @@ def _forged_headers(name: str) -> dict[str, str]:
     """Well-formed signature headers (right shape and length, fresh timestamp) with a wrong MAC."""
     vector = VECTORS[name][0]
     body = b"{}" if name != "twilio" else b"a=1"
-    headers = sign(name, body, "attacker-guess" if name != "standard" else "whsec_" + "A" * 43, vector.options,
-                   url=URLS[0], now=time.time())
+    guess = {"standard": "whsec_" + "A" * 43, "discord": "ed25519-seed:" + "11" * 32}.get(name, "attacker-guess")
+    headers = sign(name, body, guess, vector.options, url=URLS[0], now=time.time())
     return {"Content-Type": "application/x-www-form-urlencoded" if name == "twilio" else "application/json",
             **{k: v for k, v in headers.items() if k.lower() != "content-type"}}
 
@@ -71,9 +71,18 @@ def _bodies(name: str) -> dict[str, bytes]:
             "parameters at the bound": at_bound}
 
 
+def _secrets(name: str) -> list[str]:
+    """Two active secrets of the scheme's form (Discord's are public keys: each is a real verification)."""
+    if name == "standard":
+        return ["whsec_" + base64.b64encode(s.encode()).decode() for s in SECRETS]
+    if name == "discord":
+        return [ed25519.public_from_seed(bytes([n]) * 32).hex() for n in (1, 2)]
+    return SECRETS
+
+
 @pytest.mark.parametrize("name", REGISTRY)
 def test_a_forged_request_builds_few_strings_to_sign(counted, name):
-    secrets = SECRETS if name != "standard" else ["whsec_" + base64.b64encode(s.encode()).decode() for s in SECRETS]
+    secrets = _secrets(name)
     options = VECTORS[name][0].options
     for shape, body in _bodies(name).items():
         headers = _forged_headers(name)
