@@ -10,21 +10,28 @@ record of its message group is reported failed.
    twice mirrors its first copy.
 2. Skip what is done (`skip_processed`): one DynamoDB BatchGetItem
    (ConsistentRead) over the distinct webhook_ids. Records already `processed`
-   publish nothing and succeed (a redelivery); a pointer without a record fails.
-3. Publish (`publish`), in order. Per record: S3 GetObject only when the
-   payload can be inlined (`size` from the message <= INLINE_PAYLOAD_LIMIT),
-   then its event. The detail carries `payload` (the parsed JSON; a non-JSON
-   UTF-8 body as a JSON string) or `"payload_in_s3": true`, a claim check, when
-   the payload is too big, is not UTF-8, is JSON nested too deep to parse, or
-   the entry would not fit EventBridge's entry limit. Entries go out in
-   PutEvents requests of at most 10 entries and PUT_EVENTS_MAX_BYTES in total,
-   counted the way EventBridge counts them; EVERY entry of the answer is
-   checked (a failed entry is a failed record), and a request refused for its
-   size is split and sent again. A record of a group that failed is not published.
+   publish nothing and succeed (a redelivery). A record not written yet is not
+   an error: ingest writes the record last (handlers/ingest.py), so its message
+   can arrive first; the pointer carries the record's attributes and the mark
+   (step 4) writes them. Only a pointer from before that order fails then.
+3. Publish (`publish`), in order. Per record, the payload comes from the
+   message (ingest carries it as the `payload` attribute when it fits), from S3
+   GetObject when the message did not carry an inline-size payload, or nowhere:
+   a claim check (`payload_source`). The detail carries `payload` (the parsed
+   JSON; a non-JSON UTF-8 body as a JSON string) or `"payload_in_s3": true`, a
+   claim check, when the payload is too big, is not UTF-8, is JSON nested too
+   deep to parse, or the entry would not fit EventBridge's entry limit. Entries
+   go out in PutEvents requests of at most 10 entries and PUT_EVENTS_MAX_BYTES
+   in total, counted the way EventBridge counts them; EVERY entry of the answer
+   is checked (a failed entry is a failed record), and a request refused for
+   its size is split and sent again. A record of a group that failed is not
+   published.
 4. Mark (after each request): UpdateItem per published record: status
-   `processed`, processed_at, attempts = ApproximateReceiveCount (condition:
-   the record exists and is not processed yet). It is retried; if it still
-   fails after a successful publish the record is NOT reported failed (a
+   `processed`, processed_at, attempts = ApproximateReceiveCount, s3_key = the
+   object the event names (condition: not processed yet; the record exists, or
+   it is written whole from the pointer with `if_not_exists`, so the same
+   attributes as ingest's PutItem whichever comes first). It is retried; if it
+   still fails after a successful publish the record is NOT reported failed (a
    redelivery would publish twice): a log line and the `mark_processed_failed`
    metric instead.
 5. Report (`report`), in batch order: a failed record, every later record of
@@ -39,9 +46,14 @@ the invocation's remaining time is checked against the worst case of the calls
 still needed: work that could not finish is not started and its records are
 reported failed (so retried), never left to a Lambda timeout, which would retry
 the whole batch, published records included.
+
+So a record under the inline limit costs 1.2 AWS calls in a batch of 10: its
+UpdateItem, and a tenth of the BatchGetItem and of the PutEvents.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,8 +62,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import aws
 from . import observability as obs
 from .contract import (
-    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, Metric, Pointer, Settings,
-    is_webhook_id, iso_timestamp, put_events_entry_bytes,
+    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, PAYLOAD_ATTRIBUTE,
+    VERIFY_HEADERS_ATTRIBUTE, Metric, Pointer, Settings, is_webhook_id, iso_timestamp, put_events_entry_bytes,
+    record_attributes,
 )
 
 SOURCE = EVENT_SOURCE
@@ -78,8 +91,8 @@ class RecordFailed(Exception):
 class Record:
     """One SQS record: its place in the batch, its FIFO group, its pointer, and what became of it."""
 
-    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "copy_of", "processed_at",
-                 "published", "reason")
+    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "carried", "missing", "copy_of",
+                 "processed_at", "published", "reason")
 
     def __init__(self, raw: Any, index: int):
         raw = raw if isinstance(raw, Mapping) else {}
@@ -91,6 +104,8 @@ class Record:
         self.group = str(attributes.get("MessageGroupId") or "")
         self.receive_count = _receive_count(attributes.get("ApproximateReceiveCount"))
         self.pointer: Pointer | None = Pointer.from_json(body) if isinstance(body, str) else None
+        self.carried = carried_payload(raw.get("messageAttributes"), self.pointer)
+        self.missing = False  # its record is not written yet: the mark writes it (contract.record_attributes)
         self.copy_of: Record | None = None  # the first record of the same delivery in this batch
         self.processed_at: str | None = None
         self.published = False
@@ -107,6 +122,20 @@ class Record:
     @property
     def provider(self) -> str:
         return self.pointer.provider if self.pointer else METRIC_UNKNOWN_PROVIDER
+
+
+def carried_payload(attributes: Any, pointer: Pointer | None) -> bytes | None:
+    """The payload ingest put in the message (contract.PAYLOAD_ATTRIBUTE, base64 in Lambda's event), or
+    None: absent, not base64, or not the size the pointer says (then S3 is read, as for a large one)."""
+    value = attributes.get(PAYLOAD_ATTRIBUTE) if isinstance(attributes, Mapping) else None
+    encoded = value.get("binaryValue") if isinstance(value, Mapping) else None
+    if not isinstance(encoded, str) or pointer is None:
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if len(data) == pointer.size else None
 
 
 def _receive_count(value: Any) -> int:
@@ -176,16 +205,20 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def skip_processed(batch: Batch, run: Invocation) -> list[Record]:
-    """The records still to publish. Already `processed` ones succeed; one whose record is
-    missing (the pointer points at nothing) or unreadable fails."""
+    """The records still to publish. Already `processed` ones succeed. One whose record is not
+    written yet (ingest writes it last) is published, and its mark writes the record from the
+    pointer; a pointer that cannot (from before ingest wrote last) fails, as does an unreadable status."""
     originals = batch.originals()
     statuses = record_statuses([r.webhook_id for r in originals], run.settings.table_name)
     pending = []
     for record in originals:
         if statuses is None:
             batch.fail(record, "status_unreadable")
-        elif record.webhook_id not in statuses:
+        elif record.webhook_id not in statuses and not record.pointer.creates_record:
             batch.fail(record, "record_missing")
+        elif record.webhook_id not in statuses:
+            record.missing = True
+            pending.append(record)
         elif statuses[record.webhook_id] == "processed":
             run.metrics.add(Metric.ALREADY_PROCESSED, record.provider)
         else:
@@ -242,7 +275,8 @@ def prepare(batch: Batch, record: Record, queued: int, run: Invocation) -> tuple
     if batch.blocked(record):  # never publish past a failure of the same group
         batch.fail(record, BLOCKED)
         return None
-    if not run.deadline.allows(queued + 3):  # its GetObject, the PutEvents, a mark for each entry
+    reads = 0 if record.pointer is None or payload_source(record.pointer, record.carried, run.settings) != "s3" else 1
+    if not run.deadline.allows(queued + reads + 2):  # its GetObject if any, the PutEvents, a mark for each entry
         batch.fail(record, OUT_OF_TIME)
         return None
     try:
@@ -300,17 +334,39 @@ def mark(record: Record, status: str, run: Invocation, attempts: int = 1) -> boo
 
 
 def _update(record: Record, status: str, table: str) -> None:
+    """Move the record to `status` (never off `processed`); a record not written yet is written whole."""
     values: dict[str, Any] = {":status": {"S": status}, ":processed": {"S": "processed"},
-                              ":attempts": {"N": str(record.receive_count)}}
-    expression = "SET #s = :status, attempts = :attempts"
+                              ":attempts": {"N": str(record.receive_count)}, ":key": {"S": record.pointer.s3_key}}
+    # s3_key: the object the published event names (the record's own may be another attempt's copy).
+    sets = ["#s = :status", "attempts = :attempts", "s3_key = :key"]
     if status == "processed":
-        expression += ", processed_at = :at"
+        sets.append("processed_at = :at")
         values[":at"] = {"S": record.processed_at}
+    # attribute_exists: an update must never create a record for a pointer to nothing
+    condition = "attribute_exists(webhook_id) AND #s <> :processed"
+    names = {"#s": "status"}
+    if record.pointer.verify_headers is not None:  # the object's metadata says "in the record"
+        sets.append("#h = if_not_exists(#h, :h)")
+        names["#h"] = VERIFY_HEADERS_ATTRIBUTE
+        values[":h"] = {"M": {k: {"S": v} for k, v in record.pointer.verify_headers.items()}}
+    if record.missing:
+        sets += _create_record(record.pointer, names, values)
+        condition = "attribute_not_exists(webhook_id) OR #s <> :processed"
     aws.client("dynamodb").update_item(
-        TableName=table, Key={"webhook_id": {"S": record.webhook_id}}, UpdateExpression=expression,
-        # attribute_exists: an update must never create a record for a pointer to nothing
-        ConditionExpression="attribute_exists(webhook_id) AND #s <> :processed",
-        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
+        TableName=table, Key={"webhook_id": {"S": record.webhook_id}}, UpdateExpression="SET " + ", ".join(sets),
+        ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+
+def _create_record(pointer: Pointer, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """SET clauses writing the record's first-write attributes where ingest has not (`if_not_exists`):
+    the same ones ingest's PutItem writes, so the record is the same whichever comes first."""
+    sets = []
+    for i, (name, value) in enumerate(record_attributes(pointer).items()):
+        if name in ("webhook_id", "s3_key", VERIFY_HEADERS_ATTRIBUTE):
+            continue  # the key; s3_key and the headers are set by _update
+        names[f"#a{i}"], values[f":a{i}"] = name, value
+        sets.append(f"#a{i} = if_not_exists(#a{i}, :a{i})")
+    return sets
 
 
 # --------------------------------------------------------------------------- step 5: report
@@ -351,19 +407,30 @@ def entry_for(record: Record, settings: Settings) -> dict[str, Any]:
     pointer = record.pointer
     if pointer is None:
         raise RecordFailed("malformed_message")
-    fields = _payload_fields(pointer, settings)
+    fields = _payload_fields(pointer, record.carried, settings)
     record.processed_at = _now_iso()
     return event_entry(pointer.as_dict(), record.processed_at, fields, settings.event_bus_name,
                        max_bytes=settings.put_events_max_bytes)
 
 
-def _payload_fields(pointer: Pointer, settings: Settings) -> dict[str, Any]:
-    """`{"payload": ...}` or the claim check, reading S3 only when the payload could be inlined."""
+def payload_source(pointer: Pointer, carried: bytes | None, settings: Settings) -> str:
+    """Where the event's payload comes from: "claim_check" (too big, or size unknown), "message"
+    (carried, or empty), or "s3" (an inline-size payload the message did not carry)."""
+    if pointer.size is None or pointer.size > settings.inline_payload_limit:
+        return "claim_check"
+    return "message" if carried is not None or pointer.size == 0 else "s3"
+
+
+def _payload_fields(pointer: Pointer, carried: bytes | None, settings: Settings) -> dict[str, Any]:
+    """`{"payload": ...}` or the claim check, reading S3 only for an inline-size payload not carried."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     limit = settings.inline_payload_limit
-    if pointer.size is None or pointer.size > limit:
+    source = payload_source(pointer, carried, settings)
+    if source == "claim_check":
         return dict(CLAIM_CHECK)
+    if source == "message":
+        return payload_fields(carried or b"", limit)
     try:
         obj = aws.client("s3").get_object(Bucket=settings.bucket_name, Key=pointer.s3_key)
         data = obj["Body"].read()
