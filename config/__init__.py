@@ -11,9 +11,10 @@ from .schema import (
     Provider,
     Route,
 )
+from .schema import Archive, Tracing
 
 __all__ = [
     "DEFAULT_PATH", "ConfigError", "load", "parse",
     "SCHEMES", "AlarmSubscriptions", "Backend", "Config", "Environment", "FunctionSettings", "Limits",
-    "Provider", "Route",
+    "Provider", "Route", "Archive", "Tracing",
 ]

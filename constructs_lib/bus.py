@@ -51,7 +51,7 @@ class RouteSpec:
 class BusProps:
     name: str
     routes: Sequence[RouteSpec] = ()
-    archive_retention_days: int = EVENT_ARCHIVE_RETENTION_DAYS
+    archive_retention_days: int | None = EVENT_ARCHIVE_RETENTION_DAYS  # None: no archive (0: kept forever)
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
 
 
@@ -65,7 +65,7 @@ def validate_bus_props(props: BusProps, aws: AwsContext | None = None) -> list[s
             problems += _arn_target_problems(route, aws)
         if not route.pattern_json.startswith("{"):
             problems.append(f"route '{route.name}': pattern must be a JSON object")
-    if props.archive_retention_days < 0:
+    if props.archive_retention_days is not None and props.archive_retention_days < 0:
         problems.append("archive_retention_days must be 0 (forever) or more")
     return problems
 
@@ -91,7 +91,7 @@ class Bus(Construct):
         self.name = props.name
         self.arn = aws.arn("events", f"event-bus/{props.name}")
         self.bus = CloudwatchEventBus(self, "bus", name=props.name)
-        self.archive = CloudwatchEventArchive(
+        self.archive = None if props.archive_retention_days is None else CloudwatchEventArchive(
             self,
             "archive",
             name=f"{props.name}-archive"[:48],
