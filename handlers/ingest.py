@@ -539,7 +539,7 @@ def _accept(name: str, provider: Mapping[str, Any], request: Request, fields: di
     timer.lap("store_ms")
     fields["webhook_id"] = body["webhook_id"]
     metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)
-    obs.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
+    metrics.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
     return scheme.respond(status, body)
 
 
@@ -567,13 +567,12 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         name, provider = resolve_provider(request)
         scheme = schemes.get(provider["scheme"])
         metric_provider = fields["provider"] = name
-        metrics.add("received", name)
         check_request(scheme, request)
         return _accept(name, provider, request, fields, timer, metrics, context).proxy()
     except Reject as exc:
         metrics.add("rejected", metric_provider, exc.code)
-        obs.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
-                timings=timer.total(), **fields)
+        metrics.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
+                    timings=timer.total(), **fields)
         return _error(scheme, exc.status, exc.code, exc.message, exc.headers)
     except StorageFailed as exc:
         metrics.add("storage_error", metric_provider, exc.step)

@@ -373,7 +373,11 @@ def _create_record(pointer: Pointer, names: dict[str, str], values: dict[str, An
 
 
 def report(batch: Batch, run: Invocation) -> list[str]:
-    """The messageIds to report failed, in batch order (a group's first failure comes before its later records)."""
+    """The messageIds to report failed, in batch order (a group's first failure comes before its later records).
+
+    Each failure gets its own log line; the published records share one line per batch (their
+    records say `processed`, and CloudWatch Logs bills every line: docs/cost.md).
+    """
     failures: list[str] = []
     for record in batch.records:
         first = record.copy_of
@@ -384,9 +388,9 @@ def report(batch: Batch, run: Invocation) -> list[str]:
         if record.failed:
             failures.append(record.message_id)
             _failed(record, run)
-        elif record.published:
-            obs.log("INFO", "webhook processed", outcome="processed", webhook_id=record.webhook_id,
-                    provider=record.provider, attempts=record.receive_count)
+    published = [r.webhook_id for r in batch.records if r.published and not r.failed]
+    if published:
+        run.metrics.log("INFO", "webhooks processed", outcome="processed", count=len(published), webhook_ids=published)
     return failures
 
 

@@ -162,7 +162,9 @@ def test_function_defaults(local, name, handler, timeout):
     assert (fn["runtime"], fn["memory_size"], fn["timeout"], fn["architectures"]) == ("python3.13", 256, timeout, ["arm64"])
     # ingest follows API Gateway's sampling; process is traced only with [tracing] trace_process
     assert fn["tracing_config"] == {"mode": "PassThrough"}
-    assert fn["logging_config"] == {"log_format": "JSON", "log_group": f"/aws/lambda/webhooks-local-{name}"}
+    # WARN: no "start" and "report" lines for every invocation (billed log bytes; docs/cost.md)
+    assert fn["logging_config"] == {"log_format": "JSON", "log_group": f"/aws/lambda/webhooks-local-{name}",
+                                    "system_log_level": "WARN"}
     assert fn["depends_on"][0].startswith("aws_cloudwatch_log_group.")  # created before the function
     assert fn["filename"].startswith("assets/") and fn["filename"].endswith(".zip")
     group = local.one("aws_cloudwatch_log_group", name=f"/aws/lambda/webhooks-local-{name}")
