@@ -44,7 +44,7 @@ class Design:
     # them): ingest's one line per request (its log fields inside its EMF document); process's one
     # line per batch, plus each published webhook's id in it. Then API Gateway's access log line and
     # a `logs` route's event (ids and times, no payload). CloudWatch adds 26 bytes per log event.
-    ingest_log_bytes: int = 560
+    ingest_log_bytes: int = 620
     ingest_log_events: int = 1
     process_batch_log_bytes: int = 390
     process_batch_log_events: int = 1
@@ -264,13 +264,15 @@ def retention_months(days: int | None) -> float:
     return FOREVER_HORIZON_MONTHS if days is None else days / 30.4375
 
 
-def storage_items(config: Any, env: Any, usage: Usage, prices: Prices, design: Design) -> list[Item]:
-    """Each store's monthly bill at its retention: the archive, the records and index, the logs."""
+def storage_items(config: Any, env: Any, usage: Usage, prices: Prices, design: Design,
+                  logged: list[Item]) -> list[Item]:
+    """Each store's monthly bill at its retention: the archive, the records and index, the logs
+    (`logged`: the usage items, whose CloudWatch Logs gigabytes are kept log_retention_in_days)."""
     n = usage.webhooks
     archive_gb = n * usage.payload_bytes / GB
     records_gb = n * (design.record_bytes + design.index_item_bytes + 200) / GB  # DynamoDB adds 100 bytes an item
     ttl = config.limits.record_ttl_days / 30.4375
-    logs_gb = sum(i.quantity for i in observability_items(config, env, usage, prices, design) if i.unit == "GB")
+    logs_gb = sum(i.quantity for i in logged if i.service == "CloudWatch Logs" and i.unit == "GB")
     standard_months, glacier = archive_transition(config, env, usage, prices)
     return [
         Item("storage", "S3", f"archive, Standard ({standard_months:.1f} months of webhooks)", archive_gb * standard_months,
@@ -383,9 +385,9 @@ class Estimate:
 def estimate(config: Any, env: Any, usage: Usage, prices: Prices, design: Design = DESIGN,
              free_tier: bool = False) -> Estimate:
     """Every item; with `free_tier`, AWS's always-free allowances as credits (an account running nothing else)."""
-    items = [*request_items(config, env, usage, prices, design), *route_items(config, usage, prices, design),
-             *observability_items(config, env, usage, prices, design),
-             *storage_items(config, env, usage, prices, design), *fixed_items(config, prices, design)]
+    used = [*request_items(config, env, usage, prices, design), *route_items(config, usage, prices, design),
+            *observability_items(config, env, usage, prices, design)]
+    items = [*used, *storage_items(config, env, usage, prices, design, used), *fixed_items(config, prices, design)]
     if free_tier:
         items += free_tier_items(items)
     return Estimate(env.name, usage, prices, items, warnings(config, env, usage))
