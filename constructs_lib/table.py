@@ -23,7 +23,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 # What each handler calls, by intent; no grant holds an action no handler calls.
 READ_ACTIONS = ("dynamodb:BatchGetItem",)  # process reads a batch's records in one call
 WRITE_ACTIONS = ("dynamodb:PutItem",)  # ingest creates a record (status queued: its last write)
-UPDATE_ACTIONS = ("dynamodb:UpdateItem",)  # process marks records processed or failed
+# process marks the records it published `processed` in one BatchWriteItem per batch, a failing one `failed`
+UPDATE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:UpdateItem")
 
 
 @dataclass(frozen=True)

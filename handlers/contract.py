@@ -381,7 +381,7 @@ SDK_MIN_ATTEMPT_SECONDS = 1.0
 # The AWS calls each function makes in a row on its longest ordinary path (the stack passes
 # these to sdk_settings with the function's timeout).
 INGEST_SDK_CALLS = 4  # a Secrets Manager read (cold cache or rotation), PutObject, SendMessage, PutItem
-PROCESS_SDK_CALLS = 4  # one record's chain: BatchGetItem, GetObject, PutEvents, UpdateItem
+PROCESS_SDK_CALLS = 4  # one record's chain: BatchGetItem, GetObject, PutEvents, BatchWriteItem
 
 
 def sdk_backoff_seconds(attempts: int) -> float:
@@ -460,7 +460,7 @@ class Pointer:
     verify_headers: Mapping[str, str] | None = None  # only when the object's metadata does not hold them
 
     def to_json(self) -> str:
-        doc = dataclasses.asdict(self)
+        doc = {f.name: getattr(self, f.name) for f in _POINTER_FIELDS}
         for key in ("expires_at", "verify_headers"):  # absent rather than null: pointers stay small
             if doc[key] is None:
                 del doc[key]
@@ -498,6 +498,9 @@ class Pointer:
     def creates_record(self) -> bool:
         """Whether it carries everything the record holds (pointers from before ingest wrote last do not)."""
         return self.expires_at is not None and self.delivery_id is not None and self.received_at is not None
+
+
+_POINTER_FIELDS = fields(Pointer)
 
 
 def _optional_count(value: Any) -> int | None:

@@ -378,20 +378,18 @@ class Delivery:
     # The archive held this key already (an earlier attempt wrote it): its metadata may say the
     # headers are "in the record", so this attempt's record carries them whatever they are.
     archived_before: bool = False
+    headers_in_metadata: bool = True  # fits_s3_metadata(headers), computed once
 
     @classmethod
     def of(cls, name: str, request: Request, verified: sig.Verified, settings: Settings) -> "Delivery":
         now = datetime.now(timezone.utc)
         wid = sig.webhook_id(name, verified.delivery_id)
+        headers = reverify_headers(request.headers, verified.signed_headers)
         return cls(name=name, webhook_id=wid, delivery_id=verified.delivery_id, event_type=verified.event_type,
                    received_at=iso_timestamp(now), s3_key=archive_key(name, now, wid), body=request.body,
                    content_type=request.headers.get("content-type") or "application/octet-stream",
-                   headers=reverify_headers(request.headers, verified.signed_headers),
-                   expires_at=int(now.timestamp()) + settings.record_ttl_days * 86400)
-
-    @property
-    def headers_in_metadata(self) -> bool:
-        return fits_s3_metadata(self.headers)
+                   headers=headers, expires_at=int(now.timestamp()) + settings.record_ttl_days * 86400,
+                   headers_in_metadata=fits_s3_metadata(headers))
 
     @property
     def headers_in_record(self) -> bool:
@@ -405,8 +403,15 @@ class Delivery:
                        size=len(self.body), expires_at=self.expires_at, verify_headers=self.headers if carry else None)
 
 
+# Headers up to this many bytes cannot take a pointer past POINTER_MAX_BYTES, however escaped (6
+# bytes a byte, and the other fields at their bound): most requests need no JSON built to know it.
+_HEADERS_SURELY_FIT = (POINTER_MAX_BYTES - 8 * 1024) // 6
+
+
 def check_size(delivery: Delivery) -> None:
     """Before anything is written: 400 when the pointer (so the record) could not hold the headers."""
+    if s3_user_metadata_bytes(delivery.headers) <= _HEADERS_SURELY_FIT:
+        return
     if len(delivery.pointer(with_headers=True).to_json().encode("utf-8")) > POINTER_MAX_BYTES:
         raise Reject(400, "headers_too_large", "the signature headers are too large to store")
 
@@ -448,13 +453,14 @@ def archive(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> N
         raise StorageFailed("put_object", aws.error_code(exc)) from None
 
 
-def enqueue(delivery: Delivery, ordering_key: str, settings: Settings, deadline: aws.Deadline) -> None:
+def enqueue(delivery: Delivery, pointer: Pointer, ordering_key: str, settings: Settings,
+            deadline: aws.Deadline) -> None:
     """Step 4: the pointer, and the payload when it fits (contract.message_fits);
     MessageDeduplicationId = webhook_id."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     group = message_group_id(delivery.name, ordering_key, delivery.webhook_id, delivery.event_type, delivery.body)
-    body = delivery.pointer().to_json()
+    body = pointer.to_json()
     carried = message_fits(body, delivery.body, settings.inline_payload_limit)
     attributes = {"MessageAttributes": payload_attributes(delivery.body)} if carried else {}
     _in_time(deadline, "send_message")
@@ -465,7 +471,7 @@ def enqueue(delivery: Delivery, ordering_key: str, settings: Settings, deadline:
         raise StorageFailed("send_message", aws.error_code(exc)) from None
 
 
-def put_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> str:
+def put_record(delivery: Delivery, pointer: Pointer, settings: Settings, deadline: aws.Deadline) -> str:
     """Step 5: the record, `queued`, unless the webhook has one already.
 
     "accepted" when this write made it, or when the record is this attempt's own (the
@@ -473,7 +479,7 @@ def put_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -
     at `received` (written by a version that wrote the record first, whose attempt died
     midway: this attempt stored and enqueued the delivery); "duplicate" otherwise.
     """
-    item = {**record_attributes(delivery.pointer()), "status": {"S": "queued"}, "attempts": {"N": "0"}}
+    item = {**record_attributes(pointer), "status": {"S": "queued"}, "attempts": {"N": "0"}}
     old = _put_if_absent(item, settings, deadline)
     if old is None or _s(old, "received_at") == delivery.received_at:
         return "accepted"
@@ -506,8 +512,9 @@ def store(name: str, provider: Mapping[str, Any], request: Request, verified: si
     delivery = Delivery.of(name, request, verified, settings)
     check_size(delivery)
     archive(delivery, settings, deadline)
-    enqueue(delivery, provider.get("ordering_key") or "provider", settings, deadline)
-    outcome = put_record(delivery, settings, deadline)
+    pointer = delivery.pointer()  # after the archive: whether the record must hold the headers is known
+    enqueue(delivery, pointer, provider.get("ordering_key") or "provider", settings, deadline)
+    outcome = put_record(delivery, pointer, settings, deadline)
     if outcome == "duplicate":
         return 200, {"webhook_id": delivery.webhook_id, "duplicate": True}, outcome
     return 202, {"webhook_id": delivery.webhook_id, "status": "queued"}, outcome

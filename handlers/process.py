@@ -9,7 +9,7 @@ record of its message group is reported failed.
    `contract.webhook_id`; one that is not fails alone. A delivery that appears
    twice mirrors its first copy.
 2. Skip what is done (`skip_processed`): one DynamoDB BatchGetItem
-   (ConsistentRead) over the distinct webhook_ids. Records already `processed`
+   (ConsistentRead) reads the records of the distinct webhook_ids whole. Records already `processed`
    publish nothing and succeed (a redelivery). A record not written yet is not
    an error: ingest writes the record last (handlers/ingest.py), so its message
    can arrive first; the pointer carries the record's attributes and the mark
@@ -26,14 +26,13 @@ record of its message group is reported failed.
    is checked (a failed entry is a failed record), and a request refused for
    its size is split and sent again. A record of a group that failed is not
    published.
-4. Mark (after each request): UpdateItem per published record: status
-   `processed`, processed_at, attempts = ApproximateReceiveCount, s3_key = the
-   object the event names (condition: not processed yet; the record exists, or
-   it is written whole from the pointer with `if_not_exists`, so the same
-   attributes as ingest's PutItem whichever comes first). It is retried; if it
-   still fails after a successful publish the record is NOT reported failed (a
-   redelivery would publish twice): a log line and the `mark_processed_failed`
-   metric instead.
+4. Mark (after each request): one BatchWriteItem writes the published records
+   back whole (as read in step 2, or as ingest writes them when not written yet:
+   contract.record_attributes) with status `processed`, processed_at and
+   attempts = ApproximateReceiveCount (`mark_processed` says why unconditional
+   puts are safe). Unprocessed items are retried; one still unmarked after a
+   successful publish is NOT reported failed (a redelivery would publish
+   twice): a log line and the `mark_processed_failed` metric instead.
 5. Report (`report`), in batch order: a failed record, every later record of
    its group, and the copies of failed records. A later record of the group
    already published in the same PutEvents request is reported failed but
@@ -47,8 +46,8 @@ still needed: work that could not finish is not started and its records are
 reported failed (so retried), never left to a Lambda timeout, which would retry
 the whole batch, published records included.
 
-So a record under the inline limit costs 1.2 AWS calls in a batch of 10: its
-UpdateItem, and a tenth of the BatchGetItem and of the PutEvents.
+So a record under the inline limit costs 0.3 AWS calls in a batch of 10: a tenth
+of the BatchGetItem, of the PutEvents and of the BatchWriteItem.
 """
 from __future__ import annotations
 
@@ -91,7 +90,7 @@ class RecordFailed(Exception):
 class Record:
     """One SQS record: its place in the batch, its FIFO group, its pointer, and what became of it."""
 
-    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "carried", "missing", "copy_of",
+    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "carried", "stored", "copy_of",
                  "processed_at", "published", "reason")
 
     def __init__(self, raw: Any, index: int):
@@ -105,7 +104,8 @@ class Record:
         self.receive_count = _receive_count(attributes.get("ApproximateReceiveCount"))
         self.pointer: Pointer | None = Pointer.from_json(body) if isinstance(body, str) else None
         self.carried = carried_payload(raw.get("messageAttributes"), self.pointer)
-        self.missing = False  # its record is not written yet: the mark writes it (contract.record_attributes)
+        # its record as read (low-level); None when it is not written yet: the mark writes it from the pointer
+        self.stored: dict[str, Any] | None = None
         self.copy_of: Record | None = None  # the first record of the same delivery in this batch
         self.processed_at: str | None = None
         self.published = False
@@ -114,6 +114,10 @@ class Record:
     @property
     def failed(self) -> bool:
         return self.reason is not None
+
+    @property
+    def missing(self) -> bool:
+        return self.stored is None
 
     @property
     def webhook_id(self) -> str:
@@ -209,32 +213,31 @@ def skip_processed(batch: Batch, run: Invocation) -> list[Record]:
     written yet (ingest writes it last) is published, and its mark writes the record from the
     pointer; a pointer that cannot (from before ingest wrote last) fails, as does an unreadable status."""
     originals = batch.originals()
-    statuses = record_statuses([r.webhook_id for r in originals], run.settings.table_name)
+    stored = read_records([r.webhook_id for r in originals], run.settings.table_name)
     pending = []
     for record in originals:
-        if statuses is None:
+        item = None if stored is None else stored.get(record.webhook_id)
+        if stored is None:
             batch.fail(record, "status_unreadable")
-        elif record.webhook_id not in statuses and not record.pointer.creates_record:
+        elif item is None and not record.pointer.creates_record:
             batch.fail(record, "record_missing")
-        elif record.webhook_id not in statuses:
-            record.missing = True
-            pending.append(record)
-        elif statuses[record.webhook_id] == "processed":
+        elif item is not None and (item.get("status") or {}).get("S") == "processed":
             run.metrics.add(Metric.ALREADY_PROCESSED, record.provider)
         else:
+            record.stored = item
             pending.append(record)
     return pending
 
 
-def record_statuses(ids: list[str], table: str) -> dict[str, str] | None:
-    """`{webhook_id: status}` of the records that exist (one BatchGetItem); None if it could not be read."""
+def read_records(ids: list[str], table: str) -> dict[str, dict[str, Any]] | None:
+    """`{webhook_id: record}` of the records that exist, read whole with one consistent BatchGetItem
+    (a record is well under 4 KB: one read unit whatever is projected); None if it could not be read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if not ids:
         return {}
-    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True,
-                       "ProjectionExpression": "webhook_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
-    found: dict[str, str] = {}
+    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True}}
+    found: dict[str, dict[str, Any]] = {}
     for _ in range(3):  # UnprocessedKeys are retried; what is left after that counts as unknown
         try:
             response = aws.client("dynamodb").batch_get_item(RequestItems=request)
@@ -242,7 +245,7 @@ def record_statuses(ids: list[str], table: str) -> dict[str, str] | None:
             obs.log("ERROR", "batch_get_item failed", error=aws.error_code(exc))
             return None
         for item in response.get("Responses", {}).get(table, []):
-            found[item["webhook_id"]["S"]] = item.get("status", {}).get("S", "")
+            found[item["webhook_id"]["S"]] = item
         request = response.get("UnprocessedKeys") or {}
         if not request:
             return found
@@ -276,7 +279,7 @@ def prepare(batch: Batch, record: Record, queued: int, run: Invocation) -> tuple
         batch.fail(record, BLOCKED)
         return None
     reads = 0 if record.pointer is None or payload_source(record.pointer, record.carried, run.settings) != "s3" else 1
-    if not run.deadline.allows(queued + reads + 2):  # its GetObject if any, the PutEvents, a mark for each entry
+    if not run.deadline.allows(reads + 2):  # its GetObject if any, the PutEvents, the BatchWriteItem that marks
         batch.fail(record, OUT_OF_TIME)
         return None
     try:
@@ -307,54 +310,80 @@ def send(batch: Batch, request: "PutEventsRequest", run: Invocation) -> None:
         else:
             batch.fail(record, "put_events_failed")
             run.metrics.add(Metric.PUBLISH_FAILED, record.provider, error)
-    for record in request.items:
-        if record.published and not mark(record, "processed", run, attempts=3):
+    published = [r for r in request.items if r.published]
+    unmarked = mark_processed(published, run)
+    for record in published:
+        if record.webhook_id in unmarked:
             run.metrics.add(Metric.MARK_PROCESSED_FAILED, record.provider)
             obs.log("ERROR", "published but not marked processed", webhook_id=record.webhook_id,
                     provider=record.provider)
 
 
-def mark(record: Record, status: str, run: Invocation, attempts: int = 1) -> bool:
-    """UpdateItem, retried while there is time; True when the record is (now or already) in that state."""
+def mark_processed(records: list[Record], run: Invocation, attempts: int = 3) -> set[str]:
+    """Write each record back whole with status `processed`: one BatchWriteItem for up to 25.
+
+    Unconditional puts are safe here: they only ever write `processed`, a group's messages are
+    processed one batch at a time (FIFO), and the item is the record as read (or, not yet
+    written, as ingest would write it: `processed_item`), so nothing ingest or the CLI keeps is
+    lost. A put that leaves the record's index key and projected attributes as they were writes
+    nothing to the index. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations
+    Unprocessed items are retried while there is time; the webhook_ids left unmarked are returned.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    table = run.settings.table_name
+    requests = [{"PutRequest": {"Item": processed_item(r)}} for r in records]
     for attempt in range(attempts):
-        if attempt and not run.deadline.allows(1):
+        if not requests or (attempt and not run.deadline.allows(1)):
             break
         try:
-            _update(record, status, run.settings.table_name)
-            return True
+            answer = aws.client("dynamodb").batch_write_item(RequestItems={table: requests})
+            requests = (answer.get("UnprocessedItems") or {}).get(table, [])
         except (ClientError, BotoCoreError) as exc:
-            code = aws.error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                return True  # already processed, or there is no record: nothing to do
-            obs.log("WARNING", f"marking {status} failed", webhook_id=record.webhook_id,
-                    provider=record.provider, error=code, attempt=attempt + 1)
-    return False
+            obs.log("WARNING", "marking processed failed", error=aws.error_code(exc), attempt=attempt + 1)
+    return {r["PutRequest"]["Item"]["webhook_id"]["S"] for r in requests}
 
 
-def _update(record: Record, status: str, table: str) -> None:
-    """Move the record to `status` (never off `processed`); a record not written yet is written whole."""
-    values: dict[str, Any] = {":status": {"S": status}, ":processed": {"S": "processed"},
-                              ":attempts": {"N": str(record.receive_count)}, ":key": {"S": record.pointer.s3_key}}
-    # s3_key: the object the published event names (the record's own may be another attempt's copy).
-    sets = ["#s = :status", "attempts = :attempts", "s3_key = :key"]
-    if status == "processed":
-        sets.append("processed_at = :at")
-        values[":at"] = {"S": record.processed_at}
+def processed_item(record: Record) -> dict[str, Any]:
+    """The record as read (or, not written yet, as ingest writes it) with status `processed`."""
+    pointer = record.pointer
+    item = dict(record.stored) if record.stored is not None else record_attributes(pointer)
+    if record.stored is not None and item.get("status", {}).get("S") == "received":
+        # written by the previous write order, whose attempt may never have stored its object
+        item["s3_key"] = {"S": pointer.s3_key}
+    if pointer.verify_headers is not None and VERIFY_HEADERS_ATTRIBUTE not in item:
+        item[VERIFY_HEADERS_ATTRIBUTE] = {"M": {k: {"S": v} for k, v in pointer.verify_headers.items()}}
+    item.update({"status": {"S": "processed"}, "processed_at": {"S": record.processed_at},
+                 "attempts": {"N": str(record.receive_count)}})
+    return item
+
+
+def mark_failed(record: Record, run: Invocation) -> bool:
+    """On the last receive: the record `failed` (never off `processed`), written whole if it is not
+    yet; True when it is (now or already) past that point."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    values: dict[str, Any] = {":status": {"S": "failed"}, ":processed": {"S": "processed"},
+                              ":attempts": {"N": str(record.receive_count)}}
+    names = {"#s": "status"}
+    sets = ["#s = :status", "attempts = :attempts"]
     # attribute_exists: an update must never create a record for a pointer to nothing
     condition = "attribute_exists(webhook_id) AND #s <> :processed"
-    names = {"#s": "status"}
-    if record.pointer.verify_headers is not None:  # the object's metadata says "in the record"
-        sets.append("#h = if_not_exists(#h, :h)")
-        names["#h"] = VERIFY_HEADERS_ATTRIBUTE
-        values[":h"] = {"M": {k: {"S": v} for k, v in record.pointer.verify_headers.items()}}
-    if record.missing:
+    if record.missing and record.pointer.creates_record:
         sets += _create_record(record.pointer, names, values)
         condition = "attribute_not_exists(webhook_id) OR #s <> :processed"
-    aws.client("dynamodb").update_item(
-        TableName=table, Key={"webhook_id": {"S": record.webhook_id}}, UpdateExpression="SET " + ", ".join(sets),
-        ConditionExpression=condition, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=run.settings.table_name, Key={"webhook_id": {"S": record.webhook_id}},
+            UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return True
+    except (ClientError, BotoCoreError) as exc:
+        code = aws.error_code(exc)
+        if code == "ConditionalCheckFailedException":
+            return True  # already processed, or there is no record: nothing to do
+        obs.log("WARNING", "marking failed failed", webhook_id=record.webhook_id, provider=record.provider, error=code)
+        return False
 
 
 def _create_record(pointer: Pointer, names: dict[str, str], values: dict[str, Any]) -> list[str]:
@@ -362,8 +391,8 @@ def _create_record(pointer: Pointer, names: dict[str, str], values: dict[str, An
     the same ones ingest's PutItem writes, so the record is the same whichever comes first."""
     sets = []
     for i, (name, value) in enumerate(record_attributes(pointer).items()):
-        if name in ("webhook_id", "s3_key", VERIFY_HEADERS_ATTRIBUTE):
-            continue  # the key; s3_key and the headers are set by _update
+        if name == "webhook_id":
+            continue  # the key
         names[f"#a{i}"], values[f":a{i}"] = name, value
         sets.append(f"#a{i} = if_not_exists(#a{i}, :a{i})")
     return sets
@@ -398,7 +427,7 @@ def _failed(record: Record, run: Invocation) -> None:
     run.metrics.add(Metric.FAILED, record.provider, record.reason)
     last = record.receive_count >= run.settings.max_receive_count
     if last and record.pointer is not None and not record.published and record.copy_of is None:
-        mark(record, "failed", run)
+        mark_failed(record, run)
     obs.log("WARNING", "record failed", outcome="failed", webhook_id=record.webhook_id or None,
             provider=record.provider, reason=record.reason, attempts=record.receive_count, to_dlq=last)
 
@@ -564,7 +593,7 @@ def put_events(entries: list[dict[str, Any]], client: Any = None, deadline: aws.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if deadline is not None and not deadline.allows(1 + len(entries)):
+    if deadline is not None and not deadline.allows(2):  # the PutEvents, and the BatchWriteItem that marks them
         return [OUT_OF_TIME] * len(entries)
     try:
         response = (client or aws.client("events")).put_events(Entries=entries)

@@ -81,7 +81,7 @@ def test_config_a_two_million_10_kb_payloads_batches_of_five():
         + n * 0.20 / 1e6                                # ingest requests
         + n * 0.060 * 0.25 * 0.0000133334               # ingest: 60 ms at 256 MB, arm64
         + batches * 0.20 / 1e6                          # process requests
-        + batches * (0.040 + 5 * 0.008) * 0.25 * 0.0000133334  # process: 40 ms a batch + 8 ms a record
+        + batches * (0.040 + 5 * 0.002) * 0.25 * 0.0000133334  # process: 40 ms a batch + 2 ms a record
         + n * 0.005 / 1000                              # S3 PUT (the payload rides in the message: no GET)
         + n * 3 * 0.625 / 1e6                           # DynamoDB: PutItem, UpdateItem, the index
         + n * 0.125 / 1e6                               # DynamoDB: consistent BatchGetItem reads
@@ -111,7 +111,7 @@ def test_config_b_routes_glacier_tracing_process_200_kb_payloads_one_record_per_
     n = 100_000
     usage = (
         n * 3.50 / 1e6 + n * 0.20 / 1e6 + n * 0.060 * 0.25 * 0.0000133334
-        + n * 0.20 / 1e6 + n * (0.040 + 0.008) * 0.5 * 0.0000133334  # process at 512 MB, one record a batch
+        + n * 0.20 / 1e6 + n * (0.040 + 0.002) * 0.5 * 0.0000133334  # process at 512 MB, one record a batch
         + n * 0.005 / 1000
         + n * 3 * 0.625 / 1e6 + n * 0.125 / 1e6
         + (n * 4 + n * 4 + n) * 0.50 / 1e6              # SQS: a 205,093-byte message is 4 chunks, sent and received

@@ -246,7 +246,7 @@ def test_roles_least_privilege(local):
         "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ])
     assert actions("process") == sorted([
-        "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream",
+        "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream",
         "logs:PutLogEvents", "s3:GetObject", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl", "sqs:ReceiveMessage", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ])

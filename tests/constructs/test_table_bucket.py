@@ -68,7 +68,7 @@ def test_table_grants_are_named_for_intent_and_scoped_to_the_table(local):
     table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/webhooks-local-records"
     for function, grants in (
         ("ingest", [["dynamodb:PutItem"]]),  # its record is its last write: nothing to update
-        ("process", [["dynamodb:BatchGetItem"], ["dynamodb:UpdateItem"]]),
+        ("process", [["dynamodb:BatchGetItem"], ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem"]]),
     ):
         statements = [s for s in local.policies_of(function) if any(a.startswith("dynamodb:") for a in s["Action"])]
         assert sorted(s["Action"] for s in statements) == grants

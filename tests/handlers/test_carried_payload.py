@@ -27,7 +27,7 @@ def run(records) -> list[str]:
     return [f["itemIdentifier"] for f in process.handler({"Records": records}, None)["batchItemFailures"]]
 
 
-def test_a_batch_of_ten_costs_1_2_calls_per_record_and_reads_nothing_from_s3(pipeline, faults):
+def test_a_batch_of_ten_costs_0_3_calls_per_record_and_reads_nothing_from_s3(pipeline, faults):
     # GIVEN ten accepted webhooks, received as Lambda's event source delivers them
     bodies = {i: json.dumps({"id": f"evt_{i}", "type": "invoice.paid", "n": i}) for i in range(10)}
     accept(pipeline, 10, body=bodies.get)
@@ -36,8 +36,9 @@ def test_a_batch_of_ten_costs_1_2_calls_per_record_and_reads_nothing_from_s3(pip
     faults.calls.clear()
     # WHEN processed
     assert run(records) == []
-    # THEN one BatchGetItem, one PutEvents and one UpdateItem per record: 12 calls for 10
-    assert sorted(faults.calls) == ["BatchGetItem", "PutEvents"] + ["UpdateItem"] * 10
+    # THEN one BatchGetItem, one PutEvents and one BatchWriteItem that marks them: 3 calls for 10
+    assert sorted(faults.calls) == ["BatchGetItem", "BatchWriteItem", "PutEvents"]
+    assert {pipeline.item(json.loads(r["body"])["webhook_id"])["status"] for r in records} == {"processed"}
     payloads = sorted((e["detail"]["payload"] for e in pipeline.published()), key=lambda p: p["n"])
     assert payloads == [json.loads(bodies[i]) for i in range(10)]
 
@@ -150,3 +151,47 @@ def test_a_pointer_from_before_the_record_was_written_last_still_needs_its_recor
                      delivery_id="d", received_at="2026-01-01T00:00:00.000Z", size=2)
     assert run([sqs_record(legacy.to_json(), message_id="legacy")]) == ["legacy"]
     assert pipeline.published() == [] and pipeline.ddb.scan(TableName=pipeline.table)["Count"] == 0
+
+
+def test_marking_processed_keeps_everything_else_the_record_holds(pipeline):
+    # GIVEN an accepted webhook whose headers live in its record (too big for the object's metadata)
+    event = signed_event("stripe", json.dumps({"id": "evt_keep", "type": "invoice.paid"}))
+    padded = event["headers"]["Stripe-Signature"] + ",v0=" + "d" * 3000
+    event["headers"]["Stripe-Signature"] = event["multiValueHeaders"]["Stripe-Signature"][0] = padded
+    status, reply = pipeline.post(event)
+    assert status == 202
+    before = pipeline.ddb.get_item(TableName=pipeline.table, Key={"webhook_id": {"S": reply["webhook_id"]}})["Item"]
+    # WHEN it is processed (the record is written back whole, unconditionally)
+    assert run(pipeline.receive(1)) == []
+    after = pipeline.ddb.get_item(TableName=pipeline.table, Key={"webhook_id": {"S": reply["webhook_id"]}})["Item"]
+    # THEN only the status, the attempts and processed_at changed
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed == {"status", "attempts", "processed_at"} and after["status"] == {"S": "processed"}
+    assert after["verify_headers"]["M"]["stripe-signature"] == {"S": padded}
+
+
+def test_items_dynamodb_leaves_unprocessed_are_written_again(pipeline):
+    from handlers import aws
+
+    accept(pipeline, 3)
+    records = pipeline.receive(10)
+    # the first BatchWriteItem writes all but the last item and answers it unprocessed (as under throttling)
+    real = aws.client("dynamodb").batch_write_item
+    calls = []
+
+    def once_unprocessed(RequestItems):
+        calls.append(sum(len(v) for v in RequestItems.values()))
+        if len(calls) == 1:
+            table, requests = next(iter(RequestItems.items()))
+            real(RequestItems={table: requests[:-1]})
+            return {"UnprocessedItems": {table: requests[-1:]}}
+        return real(RequestItems=RequestItems)
+
+    client = aws.client("dynamodb")
+    client.batch_write_item = once_unprocessed
+    try:
+        assert run(records) == []
+    finally:
+        del client.batch_write_item
+    assert calls == [3, 1]
+    assert {pipeline.item(json.loads(r["body"])["webhook_id"])["status"] for r in records} == {"processed"}

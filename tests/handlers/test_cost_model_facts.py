@@ -52,7 +52,7 @@ def test_process_makes_the_designs_calls_and_writes_its_log_bytes(pipeline, faul
     faults.calls.clear()
     capsys.readouterr()
     assert process.handler({"Records": records}, None)["batchItemFailures"] == []
-    assert sorted(faults.calls) == ["BatchGetItem", "PutEvents"] + ["UpdateItem"] * batch
+    assert sorted(faults.calls) == ["BatchGetItem", "BatchWriteItem", "PutEvents"]
     lines = log_lines(capsys.readouterr().out)
     assert len(lines) == DESIGN.process_batch_log_events
     assert sum(len(line.encode()) for line in lines) <= (

@@ -24,7 +24,7 @@ class Crash(BaseException):
 
 def inject(pipeline, operation: str, kind: str) -> None:
     service = {"GetSecretValue": "secretsmanager", "PutItem": "dynamodb", "PutObject": "s3",
-               "SendMessage": "sqs", "UpdateItem": "dynamodb", "BatchGetItem": "dynamodb",
+               "SendMessage": "sqs", "UpdateItem": "dynamodb", "BatchGetItem": "dynamodb", "BatchWriteItem": "dynamodb",
                "GetObject": "s3", "PutEvents": "events"}[operation]
     fired = []
 
@@ -148,7 +148,7 @@ def test_the_processor_handles_the_message_before_ingest_writes_the_record(pipel
     assert_exactly_once(pipeline)
 
 
-PROCESS_CALLS = ["BatchGetItem", "PutEvents", "UpdateItem"]
+PROCESS_CALLS = ["BatchGetItem", "PutEvents", "BatchWriteItem"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

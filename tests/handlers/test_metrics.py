@@ -112,7 +112,7 @@ def test_publish_failed_when_eventbridge_refuses_the_call_or_an_entry(pipeline, 
 
 def test_mark_processed_failed_reaches_the_service_total(pipeline, faults, capsys):
     assert pipeline.post(signed_event("stripe", BODY))[0] == 202
-    faults.fail("UpdateItem", client_error("UpdateItem"), times=3)
+    faults.fail("BatchWriteItem", client_error("BatchWriteItem"), times=3)
     assert pipeline.process_once()[1] == {"batchItemFailures": []}
     recorded = cloudwatch(emf_documents(capsys.readouterr().out))
     assert recorded[alarm(Metric.MARK_PROCESSED_FAILED)] == 1
