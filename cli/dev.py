@@ -1,15 +1,22 @@
 """`webhookctl dev`: the whole pipeline on one laptop, no AWS account.
 
-1. start the emulator (moto) on the environment's loopback endpoint;
-2. bring it to what the local Terraform state says: replay the recording of
-   the last deploy (a second or two) or, when that cannot be trusted, reset
-   both and apply from nothing; state and emulator never disagree;
+1. the emulator (moto): this project's own if it is still running (a `dev`
+   that crashed left it; it holds every accepted webhook), else a new one,
+   which restores itself from its journal (`.webhookctl/emulator/<env>/`,
+   see docs/local-runtime-crash-safety.md) before it answers;
+2. the emulator and the local Terraform state must agree: when they do not,
+   the emulator's resources are reset (its data kept aside), the state
+   forgotten, and the stack applied from nothing; the data then goes back;
 3. deploy the `local` stack with the real Terraform, through the same code
-   path as `webhookctl deploy` (a no-op after a replay);
+   path as `webhookctl deploy` (a no-op when nothing changed);
 4. run the deployed functions' handlers in-process, with the environment
-   the emulator says they have: the ingest API on 127.0.0.1:<port>, and an
-   SQS poller that behaves like Lambda's event source mapping;
-5. until Ctrl-C, then stop everything and leave no process or port behind.
+   and provider table the deployed functions have: the ingest API on
+   127.0.0.1:<port>, and an SQS poller that behaves like Lambda's event
+   source mapping;
+5. until Ctrl-C or SIGTERM (an emulator that dies meanwhile is restarted
+   from its journal), then stop everything and leave no process or port
+   behind. Ctrl-C during start-up stops whatever has started, Terraform
+   included (cli.children).
 """
 from __future__ import annotations
 
@@ -21,10 +28,11 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlparse
 
-from .errors import WebhookctlError
+from .errors import TerraformFailed, WebhookctlError
 from .workspace import Workspace
 
 Log = Callable[[str], None]
@@ -34,27 +42,66 @@ Log = Callable[[str], None]
 DEFAULT_VISIBILITY_SECONDS = 5
 
 
+def emulator_runtime_file(ws: Workspace) -> Path:
+    """Where the command that started the emulator records it (shared with `webhookctl emulator`)."""
+    return ws.work_dir / f"emulator-{ws.env.name}.json"
+
+
+def emulator_persist_dir(ws: Workspace) -> Path:
+    """The emulator's journal: what brings it back after a crash (0700; holds secret values)."""
+    return ws.work_dir / "emulator" / ws.env.name
+
+
+def new_emulator(ws: Workspace, started_by: str):  # type: ignore[no-untyped-def]
+    from local_runtime.emulator import Emulator
+
+    url = urlparse(ws.env.emulator_endpoint)
+    ws.work_dir.mkdir(parents=True, exist_ok=True)
+    return Emulator(host=url.hostname or "127.0.0.1", port=url.port or 4566, log_path=ws.work_dir / "emulator.log",
+                    deterministic_ids=True, persist_dir=emulator_persist_dir(ws),
+                    runtime_file=emulator_runtime_file(ws), started_by_command=started_by)
+
+
+def describe_restore(identity: dict[str, Any] | None) -> str | None:
+    """One line about what an emulator restored from its journal, or None when it had nothing."""
+    report = (identity or {}).get("restore") or {}
+    data = report.get("data") or {}
+    if not report.get("control_calls") and not data:
+        return None
+    parts = [f"{report.get('control_calls', 0)} resource calls"] + [f"{n} {kind}" for kind, n in sorted(data.items())]
+    errors = report.get("control_errors") or []
+    return (f"{', '.join(parts)} in {report.get('seconds', 0):.1f} s"
+            + (f"; {len(errors)} replayed call(s) failed" if errors else ""))
+
+
 @dataclass
 class DevSession:
     """Everything `dev` started, so it can all be stopped in reverse order."""
 
     ws: Workspace
     log: Log
-    emulator: object | None = None
-    server: object | None = None
-    poller: object | None = None
-    env_patch: object | None = None
+    emulator: Any = None
+    owns_emulator: bool = True
+    server: Any = None
+    poller: Any = None
+    env_patch: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
-    def recording(self):
-        return self.ws.work_dir / "state" / f"{self.ws.stack}.moto-recording.json"
-
-    @property
-    def runtime_file(self):
+    def runtime_file(self) -> Path:
         from .send import dev_server_file
 
         return dev_server_file(self.ws)
+
+    def watch(self) -> None:
+        """Restart an emulator that died under us: its journal brings back everything accepted."""
+        if self.emulator is None or self.emulator.running:
+            return
+        self.log(f"dev: the emulator died ({self.emulator.log_tail(3)}); restarting it from its journal")
+        self.emulator = new_emulator(self.ws, "dev")
+        self.emulator.start()
+        line = describe_restore(self.emulator.identity())
+        self.log(f"dev: emulator back at {self.emulator.endpoint}" + (f": restored {line}" if line else ""))
 
     def stop(self) -> None:
         for name in ("poller", "server"):
@@ -70,7 +117,10 @@ class DevSession:
             self.env_patch = None
         self.runtime_file.unlink(missing_ok=True)
         if self.emulator is not None:
-            self.emulator.stop()
+            if self.owns_emulator:
+                self.emulator.stop()
+            else:
+                self.log("dev: leaving the emulator running: `webhookctl emulator start` started it")
             self.emulator = None
 
 
@@ -81,20 +131,17 @@ def start(ws: Workspace, *, port: int, log: Log, visibility_timeout: int = DEFAU
         raise WebhookctlError(
             f"`webhookctl dev` runs on the emulator; environment '{ws.env.name}' is real AWS (use --env local)"
         )
-    from local_runtime.emulator import Emulator, EmulatorError, port_open
+    _refuse_second_dev(ws)
+    from local_runtime.emulator import EmulatorError, port_holder, port_open
 
     if port_open("127.0.0.1", port):
-        raise WebhookctlError(f"port {port} on 127.0.0.1 is already in use: pass --port, or stop what uses it")
+        raise WebhookctlError(f"port {port} on 127.0.0.1 is held by {port_holder('127.0.0.1', port)}: "
+                              "pass --port, or stop it")
     session = DevSession(ws=ws, log=log)
     started = time.monotonic()
-    url = urlparse(ws.env.emulator_endpoint)
-    ws.work_dir.mkdir(parents=True, exist_ok=True)
-    session.emulator = Emulator(host=url.hostname or "127.0.0.1", port=url.port or 4566,
-                                log_path=ws.work_dir / "emulator.log", deterministic_ids=True)
     try:
-        session.emulator.start()
+        _acquire_emulator(session)
         session.timings["emulator"] = time.monotonic() - started
-        log(f"dev: emulator up at {ws.env.emulator_endpoint} ({session.timings['emulator']:.1f} s)")
         _converge(session)
         _run_handlers(session, port, visibility_timeout)
         _ensure_dev_secrets(session)
@@ -110,38 +157,102 @@ def start(ws: Workspace, *, port: int, log: Log, visibility_timeout: int = DEFAU
     return session
 
 
-def _converge(session: DevSession) -> None:
-    """Make emulator and state agree, then deploy (through `webhookctl deploy`'s code path)."""
-    from local_runtime import snapshot
+def _refuse_second_dev(ws: Workspace) -> None:
+    from local_runtime.emulator import pid_alive, process_command
 
+    from .send import dev_server_file
+
+    try:
+        doc = json.loads(dev_server_file(ws).read_text())
+        pid = int(doc["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if pid != os.getpid() and pid_alive(pid) and "webhookctl" in process_command(pid):
+        raise WebhookctlError(f"`webhookctl dev` (pid {pid}) is already serving environment '{ws.env.name}' "
+                              f"at {doc.get('url')}: use it, or stop it first")
+
+
+def _acquire_emulator(session: DevSession) -> None:
+    """This project's emulator if it survived a crash of dev, else a new one restored from its journal."""
+    from local_runtime.emulator import Emulator
+
+    ws, log = session.ws, session.log
+    found = Emulator.attach(emulator_runtime_file(ws), emulator_persist_dir(ws))
+    if found is not None:
+        session.owns_emulator = found.started_by_command != "emulator start"
+        log(f"dev: re-attached to this project's emulator at {found.endpoint} (pid {found.pid}, started by "
+            f"`webhookctl {found.started_by_command}`): everything it held is still there")
+        if session.owns_emulator:
+            found.claim()
+        session.emulator = found
+        return
+    session.emulator = new_emulator(ws, "dev")  # recorded before it starts: Ctrl-C then stops it too
+    session.emulator.start()
+    line = describe_restore(session.emulator.identity())
+    log(f"dev: emulator up at {ws.env.emulator_endpoint}"
+        + (f", restored from its journal: {line}" if line else ""))
+
+
+def _converge(session: DevSession) -> None:
+    """Make emulator and state agree, deploy (`webhookctl deploy`'s code path), put kept data back."""
+    from local_runtime import state_check
+
+    ws, log = session.ws, session.log
+    endpoint, region, state = ws.env.emulator_endpoint, ws.env.region, ws.local_state_file
+    t0 = time.monotonic()
+    if state_check.state_resources(state):
+        mismatches = state_check.state_mismatches(endpoint, state, region)
+        if mismatches:
+            _reset(session, f"the emulator does not match the local state ({mismatches[0]}"
+                            + (f", and {len(mismatches) - 1} more" if len(mismatches) > 1 else "") + ")")
+    elif not state_check.is_fresh(endpoint, region):
+        _reset(session, "the emulator holds resources the local state does not list")
+    _deploy(session)
+    session.timings["deploy"] = time.monotonic() - t0
+    log(f"dev: stack {ws.stack} deployed ({session.timings['deploy']:.1f} s)")
+    back = state_check.restore_pending(endpoint)
+    if back.get("restored") or back.get("missing"):
+        log(f"dev: data kept aside by the reset is back: {back.get('restored')}"
+            + (f"; still waiting for its resource: {back['missing'][:5]}" if back.get("missing") else ""))
+
+
+# Terraform's errors when it creates what the emulator already holds (the state lost track of it:
+# a Terraform killed mid-apply before saving its state).
+_CONFLICTS = ("already exist", "AlreadyExists", "ResourceInUse", "ResourceConflict", "BucketAlreadyOwnedByYou")
+
+
+def _deploy(session: DevSession, attempts: int = 3) -> None:
     from .stack_ops import deploy
 
     ws, log = session.ws, session.log
-    t0 = time.monotonic()
-    outcome = snapshot.reconcile(ws.env.emulator_endpoint, session.recording, ws.local_state_file)
-    session.timings["reconcile"] = time.monotonic() - t0
-    if outcome == "restored":
-        log(f"dev: restored the last deploy into the emulator ({session.timings['reconcile']:.1f} s)")
-        t0 = time.monotonic()
-        deploy(ws, confirm=None, log=_terraform_filter(log))
-    else:
-        if outcome == "reset":
-            log("dev: the saved emulator snapshot no longer matched the state: starting from a clean slate")
-        log("dev: deploying the local stack (first time: ~1 min, the AWS provider's fixed waits)")
-        snapshot.start_recording(ws.env.emulator_endpoint, session.recording)
-        t0 = time.monotonic()
-        deploy(ws, confirm=None, log=_terraform_filter(log))
-        snapshot.save(ws.env.emulator_endpoint, session.recording)
-    session.timings["deploy"] = time.monotonic() - t0
-    log(f"dev: stack {ws.stack} deployed ({session.timings['deploy']:.1f} s)")
+    for attempt in range(1, attempts + 1):
+        if not ws.local_state_file.exists():
+            log("dev: deploying the local stack from nothing (~1 min: the AWS provider's fixed waits)")
+        try:
+            deploy(ws, confirm=None, log=_terraform_filter(log))
+            return
+        except TerraformFailed as exc:
+            if attempt == attempts or not any(c in exc.message for c in _CONFLICTS):
+                raise
+            _reset(session, f"the deploy to the emulator failed ({exc.message})")
+
+
+def _reset(session: DevSession, why: str) -> None:
+    from local_runtime import state_check
+
+    ws = session.ws
+    session.log(f"dev: {why}: resetting the emulator's resources and the local state (the data is kept aside "
+                "and comes back after the deploy)")
+    state_check.reset_keeping_data(ws.env.emulator_endpoint, ws.local_state_file)
+    (ws.work_dir / f"outputs-{ws.env.name}.json").unlink(missing_ok=True)
 
 
 def _terraform_filter(log: Log) -> Log:
     """Terraform's progress, minus the noise: resource completions and errors only."""
-    keep = ("Creation complete", "Apply complete", "Error", "error", "No changes", "Plan:", "synth:", "Destruction")
+    keep = ("Creation complete", "Apply complete", "No changes", "Plan:", "synth:", "Destruction", "terraform: ")
 
     def filtered(line: str) -> None:
-        if any(k in line for k in keep):
+        if any(k in line for k in keep) or line.strip(" │╷╵").startswith("Error"):
             log(f"  {line.strip()}")
 
     return filtered
@@ -150,7 +261,8 @@ def _terraform_filter(log: Log) -> Log:
 def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> None:
     from local_runtime.api_gateway import ApiGatewayServer
     from local_runtime.function_env import (
-        applied_environment, function_environment, get_function_config, load_handler, merge_environments,
+        applied_environment, for_function, function_environment, get_function_config, load_handler,
+        merge_environments, providers_environment,
     )
     from local_runtime.sqs_poller import SqsPoller
 
@@ -161,16 +273,19 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     outputs = known_outputs(ws, session.log)
     ingest_cfg = get_function_config(endpoint, outputs.ingest_function_name, region)
     process_cfg = get_function_config(endpoint, outputs.process_function_name, region)
-    env = merge_environments(function_environment(endpoint, ingest_cfg, region),
-                             function_environment(endpoint, process_cfg, region))
-    session.env_patch = applied_environment(env)
+    ingest_env = function_environment(endpoint, ingest_cfg, region)
+    process_env = function_environment(endpoint, process_cfg, region)
+    # The deployed zip's provider table, as a file ingest reads (PROVIDERS_FILE).
+    ingest_env.update(providers_environment(ingest_cfg, ws.outdir / ".build", ws.work_dir / "providers",
+                                            journal=emulator_persist_dir(ws)))
+    session.env_patch = applied_environment(merge_environments(ingest_env, process_env))
     session.env_patch.__enter__()
-    ingest = load_handler(ingest_cfg.handler, fresh=True)
-    process = load_handler(process_cfg.handler, fresh=False)
+    # Each function runs in its own variables (their SDK budgets differ, as their timeouts do).
+    ingest = for_function(load_handler(ingest_cfg.handler, fresh=True), ingest_env)
+    process = for_function(load_handler(process_cfg.handler, fresh=False), process_env)
     session.server = ApiGatewayServer(
         ingest, port=port, stage=ws.env.name, region=region, providers=sorted(ws.config.providers),
         context_factory=ingest_cfg.context, function_name=ingest_cfg.name,
-        binary_media_types=("*/*",),
     ).start()
     session.poller = SqsPoller(
         outputs.queue_url, process, endpoint_url=endpoint, region=region,
@@ -235,7 +350,7 @@ def banner(session: DevSession) -> str:
         "",
         "Ingest URLs (POST):",
         *[f"  {name.ljust(width)}  {base}/webhooks/{name}" for name in sorted(session.ws.config.providers)],
-        f"  {'(seed)'.ljust(width)}  {base}/webhook  with X-Provider-ID",
+        f"  {'(any)'.ljust(width)}  {base}/webhook  with X-Provider-ID (the original single route)",
         "",
         "Try next, in another terminal:",
         "  webhookctl send stripe                  # a signed sample, all the way to the bus",
@@ -243,27 +358,36 @@ def banner(session: DevSession) -> str:
         "  webhookctl secrets set github < secret  # use your provider's real test secret",
         "  webhookctl outputs                      # queue, table, bucket, bus names",
         "",
-        "Ctrl-C stops everything.",
+        "Ctrl-C stops everything. Accepted webhooks survive a crash: the next `webhookctl dev` picks them up.",
     ]
     return "\n".join(lines)
 
 
 def serve(ws: Workspace, *, port: int, log: Log, out: Log, visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS,
           self_test: bool = True, stop_event: threading.Event | None = None) -> None:
-    """Run until Ctrl-C / SIGTERM (or stop_event), then stop everything."""
+    """Run until Ctrl-C / SIGTERM (or stop_event), then stop everything; Ctrl-C at start-up stops what started."""
+    from .children import sigterm_raises
+
     stop_event = stop_event or threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     session = None
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C even when started where SIGINT is ignored (a background job of a script).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        session = start(ws, port=port, log=log, visibility_timeout=visibility_timeout, self_test=self_test)
+        with sigterm_raises():  # during start-up SIGTERM unwinds like Ctrl-C, stopping Terraform too
+            session = start(ws, port=port, log=log, visibility_timeout=visibility_timeout, self_test=self_test)
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
         out(banner(session))
         while not stop_event.wait(0.5):
-            pass
+            session.watch()
     except KeyboardInterrupt:
-        pass
+        log("dev: interrupted")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if session is not None:
             log("dev: stopping (handlers, API, emulator)")
             session.stop()
-            log("dev: stopped")
+        log("dev: stopped")

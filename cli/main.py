@@ -144,9 +144,9 @@ def outputs(env_name, config_path, as_json):
     if as_json:
         _emit_json(values)
         return
-    width = max(len(k) for k in values)
-    for key in sorted(values):
-        click.echo(f"{key.ljust(width)}  {values[key]}")
+    from .output import key_values
+
+    click.echo(key_values({k: values[k] for k in sorted(values)}))
 
 
 @cli.group(context_settings=CONTEXT_SETTINGS)
@@ -236,7 +236,7 @@ def emulator_start(env_name, config_path):
 @emulator.command("stop")
 @env_option
 def emulator_stop(env_name, config_path):
-    """Stop the emulator started by `emulator start` (its contents are lost)."""
+    """Stop this project's emulator, whichever command started it (its journal keeps the data)."""
     from .emulator_cmd import stop
 
     stop(_workspace(config_path, env_name), _progress)
@@ -293,9 +293,9 @@ def status(webhook_id, env_name, config_path, as_json):
     if as_json:
         _emit_json(record)
         return
-    width = max(len(k) for k in record)
-    for key, value in record.items():
-        click.echo(f"{key.ljust(width)}  {value}")
+    from .output import key_values
+
+    click.echo(key_values(record))
 
 
 @cli.command()
@@ -382,9 +382,13 @@ def dlq_list(env_name, config_path, as_json, limit):
         return
     if not messages:
         _progress("dlq: empty")
-    for m in messages:
-        click.echo(f"{m['webhook_id']}  {m['provider']}  {m['event_type']}  received {m['received_at']}  "
-                   f"receives {m['receive_count']}")
+        return
+    from .output import Column, table
+
+    click.echo(table(messages, [
+        Column("webhook_id", "webhook id", min_width=12), Column("provider"), Column("event_type", "event type"),
+        Column("received_at", "received", min_width=10), Column("receive_count", "receives", align="right"),
+    ]))
 
 
 @dlq.command("redrive")

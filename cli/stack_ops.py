@@ -84,6 +84,8 @@ def prepare(ws: Workspace, *, force_synth: bool = False, log: Log = _stderr) -> 
     check_reachable(ws)
     env = tf_env(ws)
     init(ws, env, log)
+    if ws.env.backend.type == "local":
+        terraform.release_stale_lock(ws.stack_dir, ws.local_state_file, log)
     return env
 
 

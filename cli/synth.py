@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+from . import children
 from .errors import WebhookctlError
 from .workspace import Workspace
 
@@ -75,7 +76,11 @@ def synth(ws: Workspace, *, force: bool = False, log: Callable[[str], None] = pr
     argv, env = synth_command(ws)
     log(f"synth: synthesizing {ws.stack} ...")
     started = time.monotonic()
-    proc = subprocess.run(argv, cwd=ws.app_dir, env=env, capture_output=True, text=True)
+    child = children.popen(argv, cwd=ws.app_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    with children.running(child, grace=5.0):  # Ctrl-C stops the app and its jsii node process
+        out, err = child.communicate()
+    proc = subprocess.CompletedProcess(argv, child.returncode, out, err)
     seconds = time.monotonic() - started
     if proc.returncode != 0 or not ws.stack_json.exists():
         detail = _last_error_line(proc.stderr or proc.stdout)

@@ -22,7 +22,7 @@ from botocore.config import Config
 
 from .contract import SDK_RESERVE_SECONDS, Settings, sdk_call_seconds
 
-_clients: dict[str, object] = {}
+_clients: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
@@ -38,15 +38,22 @@ def _config(settings: Settings) -> Config:
 
 
 def client(service: str):
-    """The cached client for `service` ("dynamodb", "s3", "sqs", "events", "secretsmanager")."""
-    found = _clients.get(service)
+    """The cached client for `service` ("dynamodb", "s3", "sqs", "events", "secretsmanager").
+
+    Keyed by the function's SDK settings too: on Lambda there is one set per process, while
+    `webhookctl dev` runs two functions (two budgets) in one process.
+    """
+    settings = Settings.from_env()
+    key = (service, settings.sdk_connect_timeout_seconds, settings.sdk_read_timeout_seconds,
+           settings.sdk_max_attempts)
+    found = _clients.get(key)
     if found is not None:
         return found
     with _lock:
-        found = _clients.get(service)
+        found = _clients.get(key)
         if found is None:
-            found = boto3.session.Session().client(service, config=_config(Settings.from_env()))
-            _clients[service] = found
+            found = boto3.session.Session().client(service, config=_config(settings))
+            _clients[key] = found
         return found
 
 

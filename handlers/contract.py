@@ -18,6 +18,9 @@ Standard library only: this module ships in the Lambda zip.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -252,6 +255,31 @@ def _dynamodb_value_bytes(value: Mapping[str, Any]) -> int:
     return sum(len(v) for v in data)  # BS
 
 
+# --------------------------------------------------------------------------- the function's environment
+
+# On Lambda each function has a process of its own, so `os.environ` is its environment.
+# `webhookctl dev` runs both handlers in one process, and their settings differ by design (each
+# function has its own timeout, so its own SDK budget): it runs each invocation inside
+# `invocation_environment(that function's variables)`, and Settings.from_env() reads those.
+_INVOCATION_ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "webhookctl_invocation_environment", default=None)
+
+
+def function_environment() -> Mapping[str, str]:
+    """The running function's variables: the invocation's own in `dev`, else the process's."""
+    return _INVOCATION_ENVIRONMENT.get() or os.environ
+
+
+@contextlib.contextmanager
+def invocation_environment(variables: Mapping[str, str]):
+    """Within this block (this thread or task), the function's variables are `variables` over os.environ."""
+    token = _INVOCATION_ENVIRONMENT.set(collections.ChainMap(dict(variables), os.environ))
+    try:
+        yield
+    finally:
+        _INVOCATION_ENVIRONMENT.reset(token)
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -303,7 +331,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        environ = os.environ if environ is None else environ
+        environ = function_environment() if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])

@@ -1,11 +1,22 @@
-"""The embedded AWS emulator: a moto server on loopback, as a child process.
+"""The embedded AWS emulator, seen from the command that runs it: start, find again, stop.
 
-A child process (not a thread) so Ctrl-C and test teardown can always stop it,
-and so its CPU work does not contend with ours for the GIL.
+The emulator is a child process (`local_runtime.emulator_server`: moto plus
+our patches), not a thread, so its CPU work does not contend with ours for
+the GIL, and in its own session, so a terminal's Ctrl-C reaches the command
+first and the command stops it in order (handlers, then emulator).
+
+Being in its own session, it outlives a command killed with SIGKILL. That is
+on purpose: it holds the data, and with a persist folder it also writes it
+all to disk. The command records what it started in a runtime file
+(`.webhookctl/emulator-<env>.json`: pid, port, persist folder, a token), so
+the next `webhookctl dev` re-attaches to it and `webhookctl emulator stop`
+finds it. Anything else on the port is refused, naming what holds it.
 """
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,8 +27,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from handlers.contract import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS  # noqa: F401  (re-exported)
+
+IDENTITY_PATH = "/webhookctl/identity"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -45,8 +59,76 @@ def is_moto(endpoint: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def identity(endpoint: str, timeout: float = 1.0) -> dict[str, Any] | None:
+    """What a webhookctl emulator says about itself (pid, token, persist folder, restore report)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}{IDENTITY_PATH}", timeout=timeout) as resp:
+            doc = json.loads(resp.read())
+            return doc if isinstance(doc, dict) else None
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def port_holder(host: str, port: int) -> str:
+    """Who listens on host:port, as far as /proc tells this user: "pid 123 (python3 -m http.server)"."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return "another process"
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (pid_dir / "fd").iterdir()}
+        except OSError:
+            continue  # gone, or not ours to look at
+        if any(f"socket:[{inode}]" in links for inode in inodes):
+            return f"pid {pid_dir.name} ({process_command(int(pid_dir.name))})"
+    return "a process of another user"
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on `port` (state 0A) in /proc/net/tcp and tcp6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                found.add(cols[9])
+    return found
+
+
+def process_command(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return " ".join(raw.decode(errors="replace").replace("\0", " ").split())[:160]  # one line
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 class EmulatorError(RuntimeError):
     pass
+
+
+def _default_log(port: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"webhookctl-emulator-{port}.log"
 
 
 @dataclass
@@ -55,65 +137,131 @@ class Emulator:
     port: int = 4566
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-    # Ids moto would draw at random (API Gateway APIs, resources, deployments;
-    # the Secrets Manager ARN suffix; event source mapping UUIDs) derived from
-    # the resource's name instead, so replaying a recording (local_runtime.
-    # snapshot) gives back the ids Terraform state holds.
+    # Ids moto would draw at random (API Gateway ids, the Secrets Manager ARN suffix, event
+    # source mapping UUIDs) derived from names instead, so replaying the journal gives back
+    # the ids Terraform state holds (local_runtime.moto_patches).
     deterministic_ids: bool = False
-    # Where moto's recorder writes (MOTO_RECORDER_FILEPATH); default: a file in
-    # the temp folder, never moto's own `./moto_recording` in someone's checkout.
-    recording_path: Path | None = None
+    # Journal everything to this folder and restore from it at start (local_runtime.journal).
+    persist_dir: Path | None = None
+    # Enforce the AWS limits moto lets through (local_runtime.moto_patches).
+    strict: bool = True
+    # Where the command that started it records it, so another command can find it again.
+    runtime_file: Path | None = None
+    started_by_command: str = "dev"  # "dev" (stops it on exit) or "emulator start" (leaves it running)
+    process: subprocess.Popen | None = None
+    pid: int | None = None  # set for a started or re-attached emulator
+    token: str = ""
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "Emulator":
+    def argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "local_runtime.emulator_server", "-H", self.host, "-p", str(self.port),
+                "--token", self.token]
+        if self.persist_dir is not None:
+            argv += ["--persist", str(self.persist_dir)]
+        if self.deterministic_ids:
+            argv.append("--deterministic-ids")
+        if not self.strict:
+            argv.append("--lenient")
+        return argv
+
+    def start(self, timeout: float = 60.0) -> "Emulator":
         if port_open(self.host, self.port):
-            raise EmulatorError(
-                f"port {self.port} on {self.host} is already in use "
-                f"(another `webhookctl dev`? stop it, or pick another port)"
-            )
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+            raise EmulatorError(f"port {self.port} on {self.host} is held by {port_holder(self.host, self.port)}: "
+                                f"stop it, or set another emulator_endpoint for this environment")
+        self.log_path = self.log_path or _default_log(self.port)
+        self.token = self.token or secrets.token_hex(8)
         env = {**os.environ, **EMULATOR_CREDENTIALS, **self.env}
-        # Always our entry point: moto plus the fixes below (main()).
-        module = "local_runtime.emulator"
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        env["WEBHOOKCTL_DETERMINISTIC_IDS"] = "1" if self.deterministic_ids else ""
-        recording = self.recording_path or Path(tempfile.gettempdir()) / f"webhookctl-moto-{self.port}.recording"
-        env["MOTO_RECORDER_FILEPATH"] = str(recording)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "-H", self.host, "-p", str(self.port)],
-            stdout=log,
-            stderr=log,
-            env=env,
-            start_new_session=True,  # our Ctrl-C handling stops it; the terminal's SIGINT does not race us
-        )
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.argv(), stdout=log, stderr=log, env=env,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.process.pid
+        try:
+            self._wait_ready(timeout)
+        except BaseException:  # Ctrl-C while it starts: it must not outlive us
+            self.stop()
+            raise
+        self._write_runtime_file()
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise EmulatorError(f"the emulator exited at start (code {self.process.returncode})")
+                code = self.process.returncode
+                raise EmulatorError(f"the emulator exited at start (code {code}): {self.log_tail()}")
             if is_moto(self.endpoint, timeout=0.5):
-                return self
+                return
             time.sleep(0.05)
-        self.stop()
-        raise EmulatorError(f"the emulator did not answer on {self.endpoint} within {timeout:.0f} s")
+        raise EmulatorError(f"the emulator did not answer on {self.endpoint} within {timeout:.0f} s: "
+                            f"{self.log_tail()}")
 
+    def log_tail(self, lines: int = 8) -> str:
+        """The end of the emulator's log, on one line (what it said before it died)."""
+        try:
+            text = Path(self.log_path).read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            return f"(no log at {self.log_path})"
+        tail = [line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()]
+        return " | ".join(tail) + f" (log: {self.log_path})" if tail else f"(its log {self.log_path} is empty)"
+
+    def identity(self) -> dict[str, Any] | None:
+        return identity(self.endpoint)
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None and pid_alive(self.pid)
+
+    # -- the runtime file ----------------------------------------------------
+    def _write_runtime_file(self) -> None:
+        if self.runtime_file is None:
+            return
+        self.runtime_file.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"pid": self.pid, "host": self.host, "port": self.port, "token": self.token,
+               "persist": str(self.persist_dir.resolve()) if self.persist_dir else None,
+               "log": str(self.log_path), "started_by": os.getpid(), "command": self.started_by_command,
+               "started_at": time.time()}
+        tmp = self.runtime_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(self.runtime_file)
+
+    @classmethod
+    def attach(cls, runtime_file: Path, persist_dir: Path | None = None) -> "Emulator | None":
+        """The emulator the runtime file describes, when it is alive and proves it is that one."""
+        try:
+            doc = json.loads(runtime_file.read_text())
+            pid, host, port, token = int(doc["pid"]), doc["host"], int(doc["port"]), doc["token"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not pid_alive(pid):
+            return None
+        found = identity(f"http://{host}:{port}")
+        if not found or found.get("token") != token or found.get("pid") != pid:
+            return None
+        if persist_dir is not None and found.get("persist") != str(persist_dir.resolve()):
+            return None
+        return cls(host=host, port=port, log_path=Path(doc.get("log") or _default_log(port)),
+                   persist_dir=persist_dir, runtime_file=runtime_file, pid=pid, token=token,
+                   deterministic_ids=True, started_by_command=doc.get("command") or "dev")
+
+    def claim(self) -> None:
+        """Record this process as the emulator's owner (a re-attached emulator)."""
+        self._write_runtime_file()
+
+    # -- stopping ------------------------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
+        """SIGTERM its process group, SIGKILL after `timeout`; forget the runtime file."""
+        pid, proc = self.pid, self.process
+        self.pid = self.process = None
+        if self.runtime_file is not None:
+            self.runtime_file.unlink(missing_ok=True)
+        if pid is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        _stop_group(pid, proc, timeout)
 
     def __enter__(self) -> "Emulator":
         return self.start()
@@ -122,90 +270,28 @@ class Emulator:
         self.stop()
 
 
-def install_deterministic_ids() -> None:
-    """Make moto derive the ids it would draw at random from names, in this process.
-
-    An id is sha256(service, resource kind, account, region, name, n) where n
-    counts earlier ids issued for the same name, so re-creating the same
-    resources in the same order (a replay) yields the same ids whatever else
-    happened in between, and two resources never share one.
-    """
-    import hashlib
-    import string
-    import threading
-    import uuid
-
-    from moto.utilities.id_generator import moto_id_manager
-
-    lock = threading.Lock()
-    issued: dict[str, int] = {}
-    alphabet = string.ascii_lowercase + string.digits
-
-    def digest(key: str) -> bytes:
-        with lock:
-            n = issued.get(key, 0)
-            issued[key] = n + 1
-        return hashlib.sha256(f"{key}#{n}".encode()).digest()
-
-    def from_name(context) -> str | None:
-        ident = context.get("resource_identifier")
-        if ident is None:
-            return None
-        raw = digest(ident.unique_identifier)
-        if ident.service == "secretsmanager":  # the 6-letter ARN suffix
-            suffix = "".join(string.ascii_letters[b % 52] for b in raw[:6])
-            return f"arn:aws:secretsmanager:{ident.region}:{ident.account_id}:secret:{ident.name}-{suffix}"
-        return "".join(alphabet[b % 36] for b in raw[:10])  # API Gateway's 10-character ids
-
-    moto_id_manager.add_id_source(from_name)
-
-    from moto.awslambda import models as lambda_models
-
-    original_init = lambda_models.EventSourceMapping.__init__
-
-    def esm_init(self, spec):  # type: ignore[no-untyped-def]
-        original_init(self, spec)
-        key = f"{self.account_id}.{self.region}.lambda.esm.{self.function_name}.{self.event_source_arn}"
-        self.uuid = str(uuid.UUID(bytes=digest(key)[:16], version=4))
-        self.arn = lambda_models.make_event_source_mapping_arn(self.region, self.account_id, self.uuid)
-
-    lambda_models.EventSourceMapping.__init__ = esm_init
+def _stop_group(pid: int, proc: subprocess.Popen | None, timeout: float) -> None:
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        if _wait_gone(pid, proc, wait):
+            break
+    if proc is not None:
+        proc.poll()
 
 
-def install_raw_s3_bodies() -> None:
-    """Keep an S3 object's bytes when its Content-Type is a form (moto 5.2.1 server bug).
-
-    Flask parses an `application/x-www-form-urlencoded` body into `request.form`
-    and `request.data` comes back empty, so moto stored a Twilio webhook's
-    archived payload as 0 bytes (and botocore then rejected its checksum).
-    For a PUT (S3 never takes form fields there) cache the raw bytes for
-    `request.data` and show moto an empty form.
-    """
-    from moto.s3.responses import S3Response
-    from werkzeug.datastructures import ImmutableMultiDict
-
-    original = S3Response.setup_class
-
-    def setup_class(self, request, full_url, headers, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if (getattr(request, "method", None) == "PUT" and hasattr(request, "get_data")
-                and (request.content_type or "").startswith("application/x-www-form-urlencoded")):
-            request.get_data(cache=True, parse_form_data=False)
-            request.form = ImmutableMultiDict()
-            request.files = ImmutableMultiDict()
-        return original(self, request, full_url, headers, *args, **kwargs)
-
-    S3Response.setup_class = setup_class
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m local_runtime.emulator -H HOST -p PORT`: moto's server with our fixes."""
-    install_raw_s3_bodies()
-    if os.environ.get("WEBHOOKCTL_DETERMINISTIC_IDS"):
-        install_deterministic_ids()
-    from moto.server import main as moto_main
-
-    moto_main(argv)
-
-
-if __name__ == "__main__":
-    main()
+def _wait_gone(pid: int, proc: subprocess.Popen | None, timeout: float) -> bool:
+    if proc is not None:
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False

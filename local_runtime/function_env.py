@@ -8,22 +8,33 @@ emulator endpoint and credentials, a Lambda-like context object, and the
 handler itself, imported by its Lambda handler string.
 
 os.environ is process-wide and the ingest and process handlers run in the
-same process on different threads, so the environment is applied once for the
-whole session (`merge_environments` of both functions, which refuses a key the
-two functions set differently) rather than swapped per invocation.
+same process on different threads. What both functions share (the emulator
+endpoint, credentials, region) is applied once for the whole session
+(`merge_environments`, which refuses a shared key the two set differently);
+each invocation then runs inside its own function's variables
+(`for_function`, over `contract.invocation_environment`), so the handlers'
+settings, which differ between functions by design, are each function's own.
 """
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import importlib
+import io
+import json
 import os
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from handlers.contract import PROVIDERS_FILE_NAME, Settings
 from local_runtime.emulator import EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS
 
 DEFAULT_REGION = "us-east-1"
@@ -55,6 +66,7 @@ class FunctionConfig:
     memory_mb: int = 128
     timeout_s: int = 3
     variables: Mapping[str, str] = field(default_factory=dict)
+    code_sha256: str = ""  # base64 SHA-256 of the deployed zip, as Lambda reports it
 
     @classmethod
     def from_api(cls, cfg: Mapping[str, Any]) -> "FunctionConfig":
@@ -65,6 +77,7 @@ class FunctionConfig:
             memory_mb=int(cfg.get("MemorySize") or 128),
             timeout_s=int(cfg.get("Timeout") or 3),
             variables=dict((cfg.get("Environment") or {}).get("Variables") or {}),
+            code_sha256=cfg.get("CodeSha256") or "",
         )
 
     def context(self, request_id: str | None = None) -> "LambdaContext":
@@ -129,18 +142,23 @@ def function_environment(
     return env
 
 
-def merge_environments(*envs: Mapping[str, str]) -> dict[str, str]:
-    """One environment for several functions sharing this process.
+# The handlers' settings (contract.Settings): each invocation reads its own function's.
+SETTINGS_KEYS = frozenset(Settings.variable(f.name) for f in dataclasses.fields(Settings))
 
-    Per-function runtime variables are dropped; any other key two functions
-    set to different values raises EnvironmentConflict (the handlers would
-    otherwise silently read the other function's value).
+
+def merge_environments(*envs: Mapping[str, str]) -> dict[str, str]:
+    """What several functions sharing this process have in common, for os.environ.
+
+    Per-function runtime variables and the handlers' settings are left out (each
+    invocation gets its own through `for_function`); any other key two functions
+    set to different values raises EnvironmentConflict (boto3 reads those from
+    the process, so a handler would silently get the other function's value).
     """
     merged: dict[str, str] = {}
     conflicts: list[str] = []
     for env in envs:
         for key, value in env.items():
-            if key in PER_FUNCTION_KEYS:
+            if key in PER_FUNCTION_KEYS or key in SETTINGS_KEYS:
                 continue
             if key in merged and merged[key] != value:
                 conflicts.append(f"{key} ({merged[key]!r} vs {value!r})")
@@ -148,6 +166,21 @@ def merge_environments(*envs: Mapping[str, str]) -> dict[str, str]:
     if conflicts:
         raise EnvironmentConflict("functions disagree on: " + ", ".join(conflicts))
     return merged
+
+
+def for_function(handler: Callable[[Any, Any], Any], variables: Mapping[str, str]) -> Callable[[Any, Any], Any]:
+    """`handler`, run in its own function's variables (as on Lambda, where each has its process)."""
+    variables = dict(variables)
+    # The contract module the handler reads now: load_handler(fresh=True) re-imports the handlers
+    # package, and the module imported above would hold a context variable nobody reads.
+    scope = importlib.import_module("handlers.contract").invocation_environment
+
+    def invoke(event: Any, context: Any) -> Any:
+        with scope(variables):
+            return handler(event, context)
+
+    invoke.__wrapped__ = handler  # type: ignore[attr-defined]
+    return invoke
 
 
 @contextmanager
@@ -163,6 +196,75 @@ def applied_environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def deployed_zip(code_sha256: str, build_dir: Path, journal: Path | None = None) -> bytes | None:
+    """The bytes of the zip a function was deployed with, found by its CodeSha256.
+
+    moto keeps the code but serves no download of it, so: the stack's own
+    build folder (`constructs_lib.packaging` names each zip
+    `handlers-<first 16 hex of its SHA-256>.zip`), else the emulator's
+    control journal, which holds every CreateFunction / UpdateFunctionCode
+    body. Only bytes whose SHA-256 is `code_sha256` are returned.
+    """
+    try:
+        digest = base64.b64decode(code_sha256).hex()
+    except ValueError:
+        return None
+    for path in sorted(build_dir.glob(f"*-{digest[:16]}.zip")):
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() == digest:
+            return data
+    return _zip_from_journal(digest, journal) if journal is not None else None
+
+
+def _zip_from_journal(digest: str, journal: Path) -> bytes | None:
+    from local_runtime.journal import ControlJournal, body_bytes
+
+    for entry in reversed(ControlJournal(journal).entries()):
+        try:
+            doc = json.loads(body_bytes(entry) or b"{}")
+        except ValueError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        # CreateFunction: {"Code": {"ZipFile": b64}}; UpdateFunctionCode: {"ZipFile": b64}
+        code = doc.get("ZipFile") or (doc.get("Code") or {}).get("ZipFile")
+        if isinstance(code, str):
+            data = base64.b64decode(code)
+            if hashlib.sha256(data).hexdigest() == digest:
+                return data
+    return None
+
+
+def providers_environment(function: FunctionConfig, build_dir: Path, dest_dir: Path,
+                          journal: Path | None = None) -> dict[str, str]:
+    """{PROVIDERS_FILE: <absolute path>} when the deployed zip carries the table; else {} (PROVIDERS stays)."""
+    path = providers_file(function, build_dir, dest_dir, journal)
+    return {Settings.variable("providers_file"): str(path)} if path is not None else {}
+
+
+def providers_file(function: FunctionConfig, build_dir: Path, dest_dir: Path,
+                   journal: Path | None = None) -> Path | None:
+    """The deployed function's provider table (`contract.PROVIDERS_FILE_NAME` at its zip root), as a file.
+
+    Extracted into `dest_dir` under a name carrying the code hash, so a
+    redeploy with another table never reads a stale copy. None when the zip
+    is not found or carries no table (a stack that still passes PROVIDERS in
+    the environment).
+    """
+    data = deployed_zip(function.code_sha256, build_dir, journal)
+    if data is None:
+        return None
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if PROVIDERS_FILE_NAME not in archive.namelist():
+            return None
+        table = archive.read(PROVIDERS_FILE_NAME)
+    digest = base64.b64decode(function.code_sha256).hex()[:16]
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / f"providers-{function.name}-{digest}.json"
+    target.write_bytes(table)
+    return target.resolve()
 
 
 def load_handler(handler: str, *, fresh: bool = True) -> Callable[[Any, Any], Any]:

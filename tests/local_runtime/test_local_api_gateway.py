@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from handlers.contract import BINARY_MEDIA_TYPES
 from local_runtime.api_gateway import MAX_PAYLOAD_BYTES, ApiGatewayServer, Route, media_type_matches
 from local_runtime.emulator import port_open
 from local_runtime_helpers import Recorder, assert_same_shape, failing_handler, live_threads, load_fixture
@@ -42,7 +43,8 @@ def stub():
 
 @pytest.fixture
 def server(stub):
-    with ApiGatewayServer(stub, providers=["stripe", "github"]) as srv:
+    """An API without binary media types: bodies reach the handler as text."""
+    with ApiGatewayServer(stub, providers=["stripe", "github"], binary_media_types=()) as srv:
         yield srv
 
 
@@ -110,8 +112,8 @@ def test_seed_route_and_stage_prefixed_url(server, stub):
     assert prefixed["requestContext"]["path"] == "/local/webhooks/stripe"
 
 
-def test_bodies_that_are_not_utf8_text_are_base64(stub):
-    raw = bytes(range(256))
+def test_binary_media_types_decide_base64_and_other_bytes_are_mangled_as_on_aws(stub):
+    raw = "café".encode("latin-1")  # a Latin-1 form post: not UTF-8
     with ApiGatewayServer(stub, binary_media_types=["application/octet-stream", "image/*"]) as srv:
         request(srv, "POST", "/webhooks/x", raw, [("Content-Type", "application/json")])  # invalid UTF-8
         request(srv, "POST", "/webhooks/x", b"hello", [("Content-Type", "application/octet-stream")])
@@ -119,7 +121,8 @@ def test_bodies_that_are_not_utf8_text_are_base64(stub):
         request(srv, "POST", "/webhooks/x", "héllo".encode(), [("Content-Type", "text/plain; charset=utf-8")])
         request(srv, "POST", "/webhooks/x", b"")
     invalid, octet, image, text, empty = stub.events
-    assert invalid["isBase64Encoded"] is True and base64.b64decode(invalid["body"]) == raw
+    # Not a binary media type: passed as text, the invalid byte replaced, as AWS does.
+    assert invalid["isBase64Encoded"] is False and invalid["body"] == "caf\ufffd"
     assert octet["isBase64Encoded"] is True and base64.b64decode(octet["body"]) == b"hello"
     assert image["isBase64Encoded"] is True
     assert text["isBase64Encoded"] is False and text["body"] == "héllo"
@@ -156,7 +159,7 @@ def test_unknown_route_or_method_is_missing_authentication_token(server, stub, m
 
 def test_payload_over_the_cap_is_413_without_reading_it(stub):
     assert MAX_PAYLOAD_BYTES == 10 * 1024 * 1024
-    with ApiGatewayServer(stub, max_payload_bytes=1024) as srv:
+    with ApiGatewayServer(stub, max_payload_bytes=1024, binary_media_types=()) as srv:
         # Declared too long: answered before the body is read.
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
             s.sendall(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\n\r\n")
@@ -204,7 +207,7 @@ def test_proxy_response_maps_back_to_http():
               "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True}
     with ApiGatewayServer(Recorder(binary), binary_media_types=["application/octet-stream"]) as srv:
         assert request(srv, "POST", "/webhooks/stripe", b"{}")[2] == b"\x00\x01"
-    with ApiGatewayServer(Recorder(binary)) as srv:  # no binary media types: base64 text passes through
+    with ApiGatewayServer(Recorder(binary), binary_media_types=()) as srv:  # none: base64 text passes through
         assert request(srv, "POST", "/webhooks/stripe", b"{}")[2] == base64.b64encode(b"\x00\x01")
 
 
@@ -227,6 +230,16 @@ def test_keep_alive_connection_serves_several_requests(server, stub):
     assert conn.getresponse().status == 202
     conn.close()
     assert len(stub.calls) == 4
+
+
+def test_default_binary_media_types_are_the_contract_s(stub):
+    assert BINARY_MEDIA_TYPES == ("*/*",)
+    with ApiGatewayServer(stub) as srv:
+        assert srv.binary_media_types == BINARY_MEDIA_TYPES
+        request(srv, "POST", "/webhooks/x", "café".encode("latin-1"),
+                [("Content-Type", "application/x-www-form-urlencoded")])
+    event = stub.events[0]
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == "café".encode("latin-1")
 
 
 def test_custom_routes_and_any_method():
