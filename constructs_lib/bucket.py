@@ -51,7 +51,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # The storage classes a transition may name, and their minimum storage duration in days.
 TRANSITION_STORAGE_CLASSES = {"GLACIER_IR": 90, "GLACIER": 90, "DEEP_ARCHIVE": 180}
 # Objects smaller than this stay in S3 Standard (docs/cost.md: a 256 KiB object pays its Glacier
-# transition back in about 7 months; under ~150 KB it would not within a year).
+# transition back in about 9 months; under ~150 KB it would not within a year).
 TRANSITION_MIN_BYTES = 256 * 1024
 NONCURRENT_DAYS = 7
 

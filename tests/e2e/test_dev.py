@@ -268,7 +268,7 @@ def test_redelivery_is_a_duplicate_and_publishes_nothing_more(project, dev, cons
 
 def test_poison_message_ends_in_the_dlq_with_status_failed(project, dev, aws, outputs, config):
     """A queued record whose archived payload is gone cannot be processed: maxReceiveCount receives, then the DLQ."""
-    wid = "poison0000000000000000000000000"
+    wid = "0bad0bad" * 4  # a webhook_id in form (32 hex), or process would refuse it as malformed
     now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     key = f"acme/{now[:4]}/{now[5:7]}/{now[8:10]}/{wid}"
     aws("dynamodb").put_item(TableName=outputs["dynamodb_table_name"], Item={
