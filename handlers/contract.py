@@ -6,7 +6,9 @@ and AWS limits. Each of those facts lives here once, as code:
 
 - `Settings`: the functions' environment variables (names, defaults, types);
   the stack calls `to_env()`, the handlers `Settings.from_env()`.
-- `Pointer`: the SQS message that points at an archived delivery.
+- `Pointer`: the SQS message that points at an archived delivery; with it, the payload
+  attribute that carries small payloads (`message_fits`) and the record's first-write
+  attributes (`record_attributes`), which ingest and process both write.
 - `StackOutputs`: the stack's outputs, one naming scheme, with the original
   design's names kept as aliases.
 - the published event's source and detail-type, secret names, the records'
