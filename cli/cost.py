@@ -197,7 +197,8 @@ def observability_items(config: Any, env: Any, usage: Usage, prices: Prices, des
     return [
         Item("usage", "CloudWatch Logs", "function logs", function_bytes / GB, "GB",
              function_bytes / GB * prices.logs_ingest_gb),
-        Item("usage", "CloudWatch Logs", "API access log", access_bytes / GB, "GB", access_bytes / GB * prices.logs_ingest_gb),
+        Item("usage", "CloudWatch Logs", "API access log", access_bytes / GB, "GB",
+             access_bytes / GB * prices.logs_ingest_gb),
         Item("usage", "X-Ray", "traces recorded", traces, "traces", traces * prices.xray_trace_per_million / MILLION),
     ]
 
@@ -305,7 +306,8 @@ def archive_transition(config: Any, env: Any, usage: Usage, prices: Prices) -> t
     cls = archive.storage_class
     price = {"GLACIER": prices.s3_glacier_gb_month, "DEEP_ARCHIVE": prices.s3_deep_archive_gb_month,
              "GLACIER_IR": prices.s3_glacier_ir_gb_month}[cls]
-    fee = {"GLACIER": prices.s3_transition_glacier_per_thousand, "DEEP_ARCHIVE": prices.s3_transition_deep_archive_per_thousand,
+    fee = {"GLACIER": prices.s3_transition_glacier_per_thousand,
+           "DEEP_ARCHIVE": prices.s3_transition_deep_archive_per_thousand,
            "GLACIER_IR": prices.s3_transition_glacier_ir_per_thousand}[cls] / 1000
     billed = max(usage.payload_bytes, GLACIER_IR_MINIMUM) if cls == "GLACIER_IR" else usage.payload_bytes
     n = usage.webhooks
@@ -313,7 +315,8 @@ def archive_transition(config: Any, env: Any, usage: Usage, prices: Prices) -> t
         Item("usage", "S3", f"lifecycle transitions to {cls}", n, "requests", n * fee),
         Item("storage", "S3", f"archive, {cls} ({after:.1f} months, with its per-object overhead)",
              n * (billed + GLACIER_OVERHEAD[cls]) / GB * after, "GB-month",
-             n * ((billed + GLACIER_OVERHEAD[cls]) * price + STANDARD_OVERHEAD[cls] * prices.s3_standard_gb_month) / GB * after),
+             n * ((billed + GLACIER_OVERHEAD[cls]) * price + STANDARD_OVERHEAD[cls] * prices.s3_standard_gb_month)
+             / GB * after),
     ]
 
 
@@ -345,10 +348,12 @@ def fixed_items(config: Any, prices: Prices, design: Design) -> list[Item]:
     reads = providers * SECRET_READS_PER_PROVIDER
     return [
         Item("fixed", "Secrets Manager", "one secret per provider", providers, "secrets", providers * prices.secret_month),
-        Item("fixed", "Secrets Manager", "secret reads (cache refresh)", reads, "calls", reads / 10_000 * prices.secrets_api_per_10k),
+        Item("fixed", "Secrets Manager", "secret reads (cache refresh)", reads, "calls",
+             reads / 10_000 * prices.secrets_api_per_10k),
         Item("fixed", "CloudWatch", "alarms", alarms, "alarms", alarms * prices.alarm_month),
         Item("fixed", "CloudWatch", "dashboard", 1, "dashboard", prices.dashboard_month),
-        Item("fixed", "CloudWatch", "EMF metrics (every provider active)", metrics, "metrics", metrics * prices.metric_month),
+        Item("fixed", "CloudWatch", "EMF metrics (every provider active)", metrics, "metrics",
+             metrics * prices.metric_month),
         Item("fixed", "SQS", "idle long polls of the event source", IDLE_RECEIVES_PER_MONTH, "requests",
              IDLE_RECEIVES_PER_MONTH * prices.sqs_fifo_per_million / MILLION),
     ]
@@ -473,12 +478,13 @@ def metric_queries(ws: Any, outputs: Any) -> dict[str, tuple[str, str, dict[str,
         "published": (f"Webhookctl/{stack}", Metric.PUBLISHED, {METRIC_DIMENSION_SERVICE: SERVICE_NAME}),
     }
     for i, route in enumerate(ws.config.routes):
-        queries[f"route{i}"] = ("AWS/Events", "MatchedEvents",
-                                {"EventBusName": outputs.event_bus_name, "RuleName": f"{outputs.event_bus_name}-{route.name}"})
+        rule = f"{outputs.event_bus_name}-{route.name}"  # as constructs_lib.bus names it
+        queries[f"route{i}"] = ("AWS/Events", "MatchedEvents", {"EventBusName": outputs.event_bus_name, "RuleName": rule})
     return queries
 
 
-def read_sums(cloudwatch: Any, queries: dict[str, tuple[str, str, dict[str, str]]], start: Any, end: Any) -> dict[str, float]:
+def read_sums(cloudwatch: Any, queries: dict[str, tuple[str, str, dict[str, str]]], start: Any,
+              end: Any) -> dict[str, float]:
     """The Sum of each query over [start, end), one GetMetricData (paged), daily periods added up."""
     request = [{"Id": qid, "ReturnData": True, "MetricStat": {
         "Metric": {"Namespace": ns, "MetricName": name, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()]},
