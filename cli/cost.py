@@ -508,9 +508,10 @@ def measured_usage(ws: Any, payload_bytes: int, log: Callable[[str], None], clou
     from .operations import env_client
     from .stack_ops import known_outputs
 
+    cloudwatch = cloudwatch or env_client(ws, "cloudwatch")  # credentials and reachability first: one line, no synth
     outputs = known_outputs(ws, log)
     start, end = last_month(now)
-    sums = read_sums(cloudwatch or env_client(ws, "cloudwatch"), metric_queries(ws, outputs), start, end)
+    sums = read_sums(cloudwatch, metric_queries(ws, outputs), start, end)
     if sums["requests"] <= 0 or sums["published"] <= 0:
         raise WebhookctlError(f"no webhooks recorded for {ws.stack} from {start:%Y-%m-%d} to {end:%Y-%m-%d}: "
                               f"nothing to measure (estimate with --per-month N instead)")
