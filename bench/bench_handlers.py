@@ -1,16 +1,21 @@
-"""Handlers: cold import time vs a bare `import boto3`, and AWS calls per webhook.
+"""Handlers: cold import time vs a bare `import boto3`; calls and time per webhook vs the original design.
 
-    .venv/bin/python bench/bench_handlers.py [--reps 40] [--webhooks 100]
+    .venv/bin/python bench/bench_handlers.py [--reps 40] [--webhooks 200] [--skip-imports]
 
 1. Cold import: each measurement is a fresh interpreter that times only the
    import statement (`perf_counter` around it), so interpreter start-up is
    left out. The three subjects (`import boto3`, `import handlers.ingest`,
    `import handlers.process`) are interleaved round-robin so a busy machine
    slows them alike; the table shows medians and the ratio to boto3's median.
-2. AWS API calls, counted with botocore `before-call` hooks on the handlers'
-   own clients under moto (in-process): ingest per accepted webhook (the first
-   request also reads the provider's secret; later ones hit the warm cache),
-   and process per record for batches of 10.
+2. Ours against the original design's handlers (bench/original_design.py: ingest
+   verifies and writes S3, DynamoDB, SQS; process publishes one event per record),
+   in the same moto harness (in-process), each side on its own FIFO queue, both
+   publishing to the same bus with the same consumer behind a rule. Webhooks
+   alternate ours / original, then batches alternate the same way, so a busy
+   machine slows both alike. AWS calls are counted with botocore `before-call`
+   hooks on the handlers' clients (after a warm-up request each: the secret
+   cache is warm); time is `perf_counter` around each handler call, reported
+   per webhook (ingest) and per record (process) as ours / original.
 3. PutEvents sizing: batches of 10 records whose payloads are each under the
    inline limit but together over EventBridge's request limit. The requests
    process sends (entries, total size as EventBridge counts it) against the
@@ -59,73 +64,128 @@ def bench_imports(reps: int) -> list[tuple[str, float, float]]:
     return [(label, statistics.median(s) * 1000, statistics.median(s) / base) for label, s in samples.items()]
 
 
-def bench_calls(n: int) -> dict[str, object]:
+def _stripe_body(i: int) -> str:
+    return json.dumps({"id": f"evt_{i:06d}", "type": "invoice.paid",
+                       "data": {"object": {"customer": f"cus_{i % 7}", "amount": 4200, "pad": "x" * 4000}}})
+
+
+class Counter_:
+    """AWS calls per handler: botocore `before-call` hooks on the handlers' clients, into the current bucket."""
+
+    def __init__(self) -> None:
+        self.bucket: list[str] = []
+
+    def __call__(self, model, **_) -> None:
+        self.bucket.append(model.name)
+
+
+def bench_versus_original(n: int) -> dict[str, object]:
+    """Ours and the original design's handlers, interleaved webhook by webhook and batch by batch in the
+    same moto harness, each on its own FIFO queue, both publishing to the same bus and consumer."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests" / "handlers"))
+    sys.path.insert(0, str(ROOT / "bench"))
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    import contextlib
+    import io
+    import time
+
     from moto import mock_aws
 
     import handler_harness as h
+    import original_design as original
     from handlers import aws, ingest, process, secrets
 
-    calls: list[str] = []
-
-    def count(model, **_):
-        calls.append(model.name)
-
+    counter = Counter_()
     with mock_aws():
         aws.reset()
         secrets.reset()
         pipeline = h.Pipeline()
         os.environ.update(pipeline.env())
+        original_queue = pipeline.sqs.create_queue(QueueName="original-design.fifo", Attributes={
+            "FifoQueue": "true", "VisibilityTimeout": "30"})["QueueUrl"]
         for service in ("dynamodb", "s3", "sqs", "events", "secretsmanager"):
-            aws.client(service).meta.events.register("before-call", count)
+            aws.client(service).meta.events.register("before-call", counter)
+        ours = {"ingest": [], "process": [], "ingest_calls": Counter(), "process_calls": Counter(), "records": 0}
+        base = {"ingest": [], "process": [], "ingest_calls": Counter(), "process_calls": Counter(), "records": 0}
 
-        # ingest: n accepted webhooks, spread over FIFO groups like real traffic
-        first = None
+        def timed(fn, *args):
+            counter.bucket = []
+            with contextlib.redirect_stdout(io.StringIO()):  # both log; the bench measures, not prints
+                start = time.perf_counter()
+                result = fn(*args)
+                elapsed = time.perf_counter() - start
+            return result, elapsed, counter.bucket
+
+        def run_ours_ingest(event):
+            return ingest.handler(event, None)
+
+        def run_base_ingest(event):
+            return original.ingest_handler(event, original_queue, pipeline.table, pipeline.bucket)
+
+        # warm both (secret cache, clients), then interleave: ours, original, ours, original, ...
+        for i, runner in ((900_000, run_ours_ingest), (900_001, run_base_ingest)):
+            assert runner(h.signed_event("stripe", _stripe_body(i)))["statusCode"] == 202
+        pair = ((run_ours_ingest, ours, 0), (run_base_ingest, base, 400_000))
         for i in range(n):
-            body = json.dumps({"id": f"evt_{i}", "type": "invoice.paid",
-                               "data": {"object": {"customer": f"cus_{i % 7}"}}})
-            status, _ = h.reply(ingest.handler(h.signed_event("stripe", body), None))
-            assert status == 202, status
-            if first is None:
-                first = Counter(calls)
-        ingest_calls = Counter(calls)
-        calls.clear()
-
-        # process: receive as Lambda's poller does (batches of up to 10), until empty
-        records_seen = 0
-        batches = 0
-        for _ in range(10 * n):
-            records = pipeline.receive(10)
-            if not records:
+            for runner, side, offset in (pair if i % 2 == 0 else pair[::-1]):  # who goes first alternates
+                result, elapsed, calls = timed(runner, h.signed_event("stripe", _stripe_body(offset + i)))
+                assert result["statusCode"] == 202, result
+                side["ingest"].append(elapsed)
+                side["ingest_calls"].update(calls)
+        aws.client("events")  # created before the timed batches, whichever side runs first
+        queues = ((pipeline.queue_url, ours, lambda r: process.handler({"Records": r}, None)),
+                  (original_queue, base, lambda r: original.process_handler({"Records": r}, pipeline.bus)))
+        for round_ in range(10 * n):
+            done = 0
+            for url, side, runner in (queues if round_ % 2 == 0 else queues[::-1]):
+                records = _receive(pipeline, url)
+                if not records:
+                    continue
+                result, elapsed, calls = timed(runner, records)
+                assert result["batchItemFailures"] == [], result
+                _settle(pipeline, url, records)
+                side["process"].append((elapsed, len(records)))
+                side["process_calls"].update(calls)
+                side["records"] += len(records)
+                done += len(records)
+            if not done:
                 break
-            result = process.handler({"Records": records}, None)
-            assert result["batchItemFailures"] == [], result
-            pipeline.settle(records, result)
-            records_seen += len(records)
-            batches += 1
-        process_calls = Counter(calls)
         published = len(pipeline.published())
-        assert published == n == records_seen, (published, n, records_seen)
-    steady = {k: v - (first or Counter()).get(k, 0) for k, v in ingest_calls.items()}
-    steady_total = sum(steady.values()) / max(n - 1, 1)
-    per_record = {k: v for k, v in process_calls.items() if k in ("GetObject", "UpdateItem")}
-    per_batch = {k: v for k, v in process_calls.items() if k not in per_record}
+    # each side's warm-up webhook is processed with the others
+    assert ours["records"] == base["records"] == n + 1 and published == 2 * n + 2, (ours["records"], base["records"], published)
+    return {"n": n, "ours": ours, "original": base}
+
+
+def _receive(pipeline, url: str) -> list[dict]:
+    from local_runtime.sqs_poller import lambda_message_attributes
+
+    messages = pipeline.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                            MessageAttributeNames=["All"], VisibilityTimeout=30).get("Messages", [])
+    return [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs",
+             "messageAttributes": lambda_message_attributes(m.get("MessageAttributes"))} for m in messages]
+
+
+def _settle(pipeline, url: str, records: list[dict]) -> None:
+    for r in records:
+        pipeline.sqs.delete_message(QueueUrl=url, ReceiptHandle=r["receiptHandle"])
+
+
+def summarize(side: dict) -> dict[str, float]:
+    batches = side["process"]
+    records = sum(r for _, r in batches)
     return {
-        "n": n,
-        "first_request": dict(first or {}),
-        "ingest": dict(ingest_calls),
-        "ingest_steady_per_webhook": steady_total,
-        "ingest_amortized_per_webhook": sum(ingest_calls.values()) / n,
-        "process": dict(process_calls),
-        "process_batches": batches,
-        "process_per_record": sum(per_record.values()) / records_seen,
-        "process_batch_calls": per_batch,
-        "process_total_per_record": sum(process_calls.values()) / records_seen,
+        "ingest_calls": sum(side["ingest_calls"].values()) / len(side["ingest"]),
+        "process_calls": sum(side["process_calls"].values()) / records,
+        "ingest_ms": statistics.median(side["ingest"]) * 1000,
+        "ingest_mean_ms": statistics.mean(side["ingest"]) * 1000,
+        "process_ms": statistics.median(t / r for t, r in batches) * 1000,
+        "process_mean_ms": sum(t for t, _ in batches) / records * 1000,
+        "batches": len(batches),
     }
 
 
@@ -166,42 +226,45 @@ def bench_sizing(batches: int, payload_bytes: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=40, help="fresh interpreters per subject")
-    parser.add_argument("--webhooks", type=int, default=100, help="accepted webhooks for the call counts")
+    parser.add_argument("--webhooks", type=int, default=200, help="webhooks per side for calls and time")
+    parser.add_argument("--skip-imports", action="store_true", help="only the calls, times and sizing")
     args = parser.parse_args()
 
-    imports = bench_imports(args.reps)
-    calls = bench_calls(args.webhooks)
-    sizing = bench_sizing(10, 60_000)
+    if not args.skip_imports:
+        imports = bench_imports(args.reps)
+        print(f"Cold import, median of {args.reps} fresh interpreters each (interleaved):\n")
+        print("| subject | median ms | ratio to `import boto3` | target |")
+        print("|---|---:|---:|---|")
+        for label, ms, ratio in imports:
+            target = "baseline" if label == "import boto3" else (
+                f"≤ {TARGET_IMPORT_RATIO}x: {'met' if ratio <= TARGET_IMPORT_RATIO else 'NOT met'}")
+            print(f"| `{label}` | {ms:.1f} | {ratio:.3f} | {target} |")
 
-    print(f"Cold import, median of {args.reps} fresh interpreters each (interleaved):\n")
-    print("| subject | median ms | ratio to `import boto3` | target |")
-    print("|---|---:|---:|---|")
-    for label, ms, ratio in imports:
-        target = "baseline" if label == "import boto3" else (
-            f"≤ {TARGET_IMPORT_RATIO}x: {'met' if ratio <= TARGET_IMPORT_RATIO else 'NOT met'}")
-        print(f"| `{label}` | {ms:.1f} | {ratio:.3f} | {target} |")
+    run = bench_versus_original(args.webhooks)
+    ours, base = summarize(run["ours"]), summarize(run["original"])
+    n = run["n"]
+    ops = lambda c: ", ".join(f"{k} {v}" for k, v in sorted(c.items()))  # noqa: E731
+    print(f"\nOurs against the original design, {n} webhooks each (4 KB Stripe events, 7 customers), "
+          f"interleaved in one moto run, same bus and consumer:\n")
+    print("| handler | calls (ours) | per webhook / record | calls (original) | per webhook / record | "
+          "time ratio (ours / original) | target |")
+    print("|---|---|---:|---|---:|---:|---|")
+    ratio_i = ours["ingest_ms"] / base["ingest_ms"]
+    ratio_p = ours["process_ms"] / base["process_ms"]
+    print(f"| ingest | {ops(run['ours']['ingest_calls'])} | {ours['ingest_calls']:.2f} | "
+          f"{ops(run['original']['ingest_calls'])} | {base['ingest_calls']:.2f} | "
+          f"{ratio_i:.3f} ({ours['ingest_ms']:.2f} / {base['ingest_ms']:.2f} ms) | "
+          f"≤ 3 calls, ≤ 1.0x: {'met' if ours['ingest_calls'] <= 3 and ratio_i <= 1.0 else 'NOT met'} |")
+    print(f"| process | {ops(run['ours']['process_calls'])} in {ours['batches']} batches | {ours['process_calls']:.2f} | "
+          f"{ops(run['original']['process_calls'])} in {base['batches']} batches | {base['process_calls']:.2f} | "
+          f"{ratio_p:.3f} ({ours['process_ms']:.2f} / {base['process_ms']:.2f} ms) | "
+          f"≤ 1.2 calls, ≤ 1.3x: {'met' if ours['process_calls'] <= 1.2 and ratio_p <= 1.3 else 'NOT met'} |")
+    print(f"\nTimes are medians (per webhook; per record of each batch). Means, which moto's and the "
+          f"machine's pauses skew: ingest {ours['ingest_mean_ms']:.2f} / {base['ingest_mean_ms']:.2f} ms "
+          f"({ours['ingest_mean_ms'] / base['ingest_mean_ms']:.3f}x), process {ours['process_mean_ms']:.2f} / "
+          f"{base['process_mean_ms']:.2f} ms per record ({ours['process_mean_ms'] / base['process_mean_ms']:.3f}x).")
 
-    n = calls["n"]
-    ops = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items()))  # noqa: E731
-    print(f"\nAWS API calls under moto, counted with botocore `before-call` hooks ({n} accepted webhooks):\n")
-    print("| handler | calls | per webhook / record | target |")
-    print("|---|---|---:|---|")
-    print(f"| ingest, first request (cold secret cache) | {ops(calls['first_request'])} | "
-          f"{sum(calls['first_request'].values())} | |")
-    steady = calls["ingest_steady_per_webhook"]
-    print(f"| ingest, warm (requests 2..{n}) | PutItem, PutObject, SendMessage, UpdateItem | {steady:.2f} | "
-          f"≤ 4: {'met' if steady <= 4 else 'NOT met'} |")
-    print(f"| ingest, all {n} | {ops(calls['ingest'])} | {calls['ingest_amortized_per_webhook']:.2f} | |")
-    per_record = calls["process_per_record"]
-    batch_calls = calls["process_batch_calls"]
-    print(f"| process, {calls['process_batches']} batches | {ops(calls['process'])} | "
-          f"{per_record:.2f} per record + one BatchGetItem and one PutEvents per batch ({ops(batch_calls)}) | "
-          f"≤ 2 per record + 1 PutEvents per 10: "
-          f"{'met' if per_record <= 2 and batch_calls.get('PutEvents', 0) <= calls['process_batches'] else 'NOT met'} |")
-    print(f"\nprocess: {calls['process_total_per_record']:.2f} calls per record in total "
-          f"({calls['process_batches']} receives for {n} records; FIFO groups limit batch sizes)")
-
-    z = sizing
+    z = bench_sizing(10, 60_000)
     print(f"\nPutEvents sizing: {z['batches']} batches of 10 records, payloads of {z['payload_bytes']:,} bytes each "
           f"(inline limit 262,144), request limit {z['limit']:,} bytes:\n")
     print("| chunking | PutEvents requests | largest request (bytes) | requests at or over the limit | records failed |")

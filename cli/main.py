@@ -441,5 +441,31 @@ def dlq_redrive(env_name, config_path, as_json, limit, dry_run, target):
         _emit_json(moved)
 
 
+@cli.command()
+@env_option
+@json_option
+@click.option("--per-month", default=1_000_000, show_default=True, type=click.IntRange(1, 10 ** 12),
+              help="Webhooks accepted a month.")
+@click.option("--payload-kb", default=5.0, show_default=True, type=click.FloatRange(0, 10 * 1024),
+              help="Average body size in KB.")
+@click.option("--records-per-batch", type=click.FloatRange(1, 10),
+              help="Records per process invocation (default: the config's batch_size, as in bursts; 1 for a trickle).")
+@click.option("--measured", is_flag=True, help="Use last month's CloudWatch metrics of the deployed environment instead of --per-month.")
+@click.option("--prices", "prices_path", type=click.Path(dir_okay=False),
+              help="JSON file of prices replacing the built-in us-east-1 table (see cli/prices.py).")
+@click.option("--free-tier", is_flag=True, help="Credit AWS's always-free allowances (an account running nothing else).")
+def cost(env_name, config_path, as_json, per_month, payload_kb, records_per_batch, measured, prices_path, free_tier):
+    """The environment's monthly AWS cost, itemized per service (usage, storage, fixed)."""
+    from .cost import cost as do_cost, render
+
+    result = do_cost(_workspace(config_path, env_name), per_month=per_month, payload_kb=payload_kb,
+                     records_per_batch=records_per_batch, measured=measured, prices_path=prices_path, log=_progress,
+                     free_tier=free_tier)
+    if as_json:
+        _emit_json(result.as_dict())
+    else:
+        click.echo(render(result))
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

@@ -10,6 +10,11 @@ the S3 archive, and each event is the processor's own
 so consumers can tell a replay from a first delivery. The events go out in
 PutEvents requests packed by EventBridge's size rule, the processor's own
 (`handlers.process.put_events_requests`, `put_events`).
+
+A payload the lifecycle moved to Glacier cannot be read until it is restored
+(`cli.archive.read_archived`): those deliveries are left out, each named on stderr
+with the command that restores it, the others are published, and the replay ends
+with one error line saying how many to run again once restored.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import datetime as dt
 import time
 from typing import Any, Callable, Iterable
 
+from .archive import ArchivedObject, InGlacier, read_archived
 from .errors import WebhookctlError
 from .workspace import Workspace
 
@@ -144,31 +150,43 @@ def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, unti
     if dry_run or not records:
         log(f"replay: {len(records)} deliveries match" + (" (dry run: nothing published)" if dry_run else ""))
         return summary
-    entries = replay_entries(env_client(ws, "s3"), outputs, records, ws.config.limits.inline_payload_limit,
-                             _put_events_max_bytes(ws), parse_time(None, now))
+    entries, frozen = replay_entries(env_client(ws, "s3"), outputs, records, ws.config.limits.inline_payload_limit,
+                                     _put_events_max_bytes(ws), parse_time(None, now))
     summary["published"], summary["failed"] = publish(env_client(ws, "events"), entries, _put_events_max_bytes(ws))
+    summary["in_glacier"] = [{"webhook_id": wid, "s3_key": archived.key, "storage_class": archived.storage_class,
+                              "restoring": archived.restoring} for wid, archived in frozen]
+    for wid, archived in frozen:
+        log(f"replay: {wid} not replayed: {archived.explain()}")
     log(f"replay: published {summary['published']} of {len(records)} deliveries"
         + (f"; {len(summary['failed'])} failed (rerun to retry them)" if summary["failed"] else ""))
     if summary["failed"]:
         raise WebhookctlError(f"{len(summary['failed'])} of {len(records)} events were not accepted by EventBridge")
+    if frozen:
+        raise WebhookctlError(f"{len(frozen)} of {len(records)} deliveries are archived in Glacier and were not replayed: "
+                              f"restore them as shown above, then run the same replay again")
     return summary
 
 
 def replay_entries(s3, outputs, records: list[dict], inline_limit: int, max_bytes: int,
-                   replayed_at: str) -> list[tuple[str, dict]]:
-    """(webhook_id, the processor's entry marked as a replay) per record."""
+                   replayed_at: str) -> tuple[list[tuple[str, dict]], list[tuple[str, ArchivedObject]]]:
+    """(webhook_id, the processor's entry marked as a replay) per record, and (webhook_id, where it
+    is) of those whose payload is in Glacier and must be restored first."""
     from handlers.process import CLAIM_CHECK, event_entry, payload_fields
 
-    entries = []
+    entries, frozen = [], []
     for record in records:
         fields: dict = dict(CLAIM_CHECK)
         if int(record.get("size", inline_limit + 1)) <= inline_limit:
-            data = s3.get_object(Bucket=outputs.bucket_name, Key=record["s3_key"])["Body"].read()
+            try:
+                data = read_archived(s3, outputs.bucket_name, record["s3_key"])
+            except InGlacier as exc:
+                frozen.append((record["webhook_id"], exc.archived))
+                continue
             fields = payload_fields(data, inline_limit)
         entries.append((record["webhook_id"], event_entry(
             record, record.get("processed_at") or replayed_at, fields, outputs.event_bus_name,
             extra={"replayed": True, "replayed_at": replayed_at}, max_bytes=max_bytes)))
-    return entries
+    return entries, frozen
 
 
 def _put_events_max_bytes(ws: Workspace) -> int:

@@ -14,9 +14,10 @@ from .schema import (
     RetryPolicy,
     Route,
 )
+from .schema import Archive, Tracing
 
 __all__ = [
     "DEFAULT_PATH", "ConfigError", "load", "parse",
     "SCHEMES", "AlarmSubscriptions", "Backend", "Config", "Environment", "FunctionSettings", "Limits",
-    "Provider", "Route", "HttpAuth", "HttpTarget", "RetryPolicy",
+    "Provider", "Route", "HttpAuth", "HttpTarget", "RetryPolicy", "Archive", "Tracing",
 ]

@@ -28,6 +28,8 @@ from .schema import (
 
 from handlers.contract import AWS_LIMITS, LAMBDA_REQUEST_BYTES
 
+from .cost_settings import parse_archive, parse_tracing, with_environment_tracing
+from .schema import Tracing
 from .schema import (  # the stack's sections: limits, functions, environments' throttle and alarms
     DEFAULT_FUNCTIONS,
     DEFAULT_RUNTIME,
@@ -82,7 +84,7 @@ ACCOUNT_THROTTLE_BURST = 5_000
 MAX_EXTRA_ALARM_TOPICS = 4
 ENVIRONMENT_KEYS = {
     "region", "backend", "protect", "tags", "emulator_endpoint", "throttle_burst_limit",
-    "throttle_rate_limit", "archive_expiration_days", "functions", "alarms", "target_urls",
+    "throttle_rate_limit", "archive_expiration_days", "functions", "alarms", "target_urls", "tracing",
 }
 
 
@@ -116,7 +118,7 @@ def load(path: str | Path = DEFAULT_PATH) -> Config:
 
 def parse(raw: dict[str, Any], path: str = DEFAULT_PATH) -> Config:
     p = _Problems()
-    _unknown(p, "", raw, {"project", "providers", "routes", "environments", "limits", "functions"})
+    _unknown(p, "", raw, {"project", "providers", "routes", "environments", "limits", "functions", "tracing", "archive"})
 
     project = raw.get("project")
     if not isinstance(project, str) or not _NAME.match(project):
@@ -129,6 +131,9 @@ def parse(raw: dict[str, Any], path: str = DEFAULT_PATH) -> Config:
     routes = _routes(p, raw.get("routes", []))
     environments = _environments(p, raw.get("environments"), functions)
     check_routes_per_environment(p, project, routes, environments)
+    tracing = parse_tracing(p, "tracing", raw.get("tracing", {}), Tracing())
+    environments = with_environment_tracing(p, raw.get("environments"), environments, tracing)
+    archive = parse_archive(p, raw.get("archive", {}), environments)
 
     if p.items:
         listing = "\n".join(f"  - {item}" for item in p.items)
@@ -142,6 +147,8 @@ def parse(raw: dict[str, Any], path: str = DEFAULT_PATH) -> Config:
         limits=limits,
         path=path,
         functions=functions,
+        tracing=tracing,
+        archive=archive,
     )
 
 

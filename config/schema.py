@@ -170,6 +170,53 @@ DEFAULT_THROTTLE_RATE_LIMIT: float = API_THROTTLE_RATE_LIMIT
 DEFAULT_THROTTLE_BURST_LIMIT: int = API_THROTTLE_BURST_LIMIT
 
 
+# --------------------------------------------------------------------------- cost-related settings (docs/cost.md)
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """X-Ray: `[tracing]`, and an environment's `tracing = { ... }` over it.
+
+    API Gateway samples requests by an X-Ray sampling rule (a reservoir of traces per second,
+    then a fixed rate); ingest follows API Gateway's decision (Lambda PassThrough). Lambda's
+    own sampling cannot be configured (1 request per second and 5% of the rest), so process,
+    which nothing upstream samples, is traced only with `trace_process` (Lambda Active).
+    """
+
+    sample_rate: float = 0.01
+    reservoir_per_second: int = 0
+    trace_process: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.sample_rate > 0 or self.reservoir_per_second > 0
+
+
+# Storage classes the archive may move to, and their minimum storage duration in days (an object
+# deleted sooner is billed for the rest): https://aws.amazon.com/s3/pricing/
+ARCHIVE_STORAGE_CLASSES = {"GLACIER_IR": 90, "GLACIER": 90, "DEEP_ARCHIVE": 180}
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The S3 archive's lifecycle and EventBridge's own archive: `[archive]`.
+
+    Objects of at least `transition_min_bytes` move to `storage_class` after `transition_days`
+    (None: never); smaller ones stay in S3 Standard, where they cost less than Glacier's
+    per-object overhead and transition fee would (docs/cost.md). Each environment's
+    `archive_expiration_days` deletes them; a deleted object's previous version is kept
+    `noncurrent_days` more (the bucket is versioned), then deleted too.
+    """
+
+    transition_days: int | None = 30
+    transition_min_bytes: int = 262_144
+    storage_class: str = "GLACIER"
+    noncurrent_days: int = 7
+    # EventBridge's archive of every published event (None: none). The S3 archive is the durable
+    # copy and `webhookctl replay` republishes from it; this would be a second copy, billed per GB.
+    eventbridge_archive_days: int | None = None
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
@@ -189,6 +236,7 @@ class Environment:
     alarms: AlarmSubscriptions = field(default_factory=AlarmSubscriptions)
     # An http route's URL in this environment, when it is not the route's own (route name -> URL).
     target_urls: Mapping[str, str] = field(default_factory=dict)
+    tracing: Tracing = field(default_factory=Tracing)  # [tracing] with this environment's overrides
 
     def target_url(self, route: "Route") -> str | None:
         return self.target_urls.get(route.name, route.http.url if route.http else None)
@@ -225,6 +273,9 @@ class Config:
     path: str = "webhookctl.toml"
     # [functions.*] as written; each environment's resolved copy is Environment.functions.
     functions: Mapping[str, FunctionSettings] = field(default_factory=lambda: dict(DEFAULT_FUNCTIONS))
+    # [tracing] as written (each environment's resolved copy is Environment.tracing), and [archive].
+    tracing: Tracing = field(default_factory=Tracing)
+    archive: Archive = field(default_factory=Archive)
 
     def stack_name(self, env: str) -> str:
         return f"{self.project}-{env}"

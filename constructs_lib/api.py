@@ -1,6 +1,7 @@
 """REST API in front of the ingest function: two routes, validated, traced, throttled, logged."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
 from cdktf_cdktf_provider_aws.api_gateway_rest_api import ApiGatewayRestApi
 from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
 from handlers.contract import API_ROUTE_METHOD, BINARY_MEDIA_TYPES
@@ -32,19 +34,18 @@ from .defaults import (
 from .iam import AwsContext
 from .logs import log_group
 
-# Access log line: who called what and how it went; never the request body.
+# Access log line: who called what and how it went; never the request body. Every request writes
+# one (billed per byte: docs/cost.md), so nothing another field already says: the concrete `path`
+# names the route, `requestId` is the id to quote to AWS.
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
-        "extendedRequestId": "$context.extendedRequestId",
         "ip": "$context.identity.sourceIp",
         "userAgent": "$context.identity.userAgent",
         "requestTime": "$context.requestTime",
         "httpMethod": "$context.httpMethod",
-        "resourcePath": "$context.resourcePath",
         "path": "$context.path",
         "status": "$context.status",
-        "protocol": "$context.protocol",
         "responseLength": "$context.responseLength",
         "integrationStatus": "$context.integration.status",
         "integrationLatency": "$context.integration.latency",
@@ -61,6 +62,9 @@ ROUTES = {
     "webhook": {"method.request.header.X-Provider-ID": True},
 }
 
+
+# Before X-Ray's Default rule (10000); the rule matches this stage only (its service name).
+SAMPLING_RULE_PRIORITY = 100
 
 # The settings of the API's parts. Each is also hashed into the deployment trigger, so changing
 # one redeploys the stage.
@@ -83,6 +87,9 @@ class ApiProps:
     throttle_burst_limit: int = API_THROTTLE_BURST_LIMIT
     throttle_rate_limit: float = API_THROTTLE_RATE_LIMIT
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
+    # X-Ray: the fraction of requests traced, after a reservoir per second (0 and 0: no tracing).
+    xray_sample_rate: float = 0.01
+    xray_reservoir_per_second: int = 0
 
 
 def validate_api_props(props: ApiProps) -> list[str]:
@@ -95,12 +102,17 @@ def validate_api_props(props: ApiProps) -> list[str]:
         problems.append("throttle_burst_limit must be 0 or more")
     if props.throttle_rate_limit < 0:
         problems.append("throttle_rate_limit must be 0 or more")
+    if not 0 <= props.xray_sample_rate <= 1:
+        problems.append("xray_sample_rate must be from 0 to 1")
+    if props.xray_reservoir_per_second < 0:
+        problems.append("xray_reservoir_per_second must be 0 or more")
     return problems
 
 
 class Api(Construct):
     """`rest_api`, `resources[path]`, `methods[path]`, `integrations[path]`, `deployment`, `stage`,
-    `access_logs`, `execution_logs`, `method_settings`, `permission`; `url` is the stage's invoke URL.
+    `access_logs`, `execution_logs`, `method_settings`, `permission`, `sampling_rule` (None when
+    nothing is traced, and on the emulator); `url` is the stage's invoke URL.
 
     Pass `aws` to deploy on the emulator (its moto quirks are ignored there only).
     """
@@ -146,6 +158,7 @@ class Api(Construct):
             depends_on=[*self.methods.values(), *self.integrations.values()],
         )
         self._stage(props)
+        self.sampling_rule = self._sampling_rule(props, aws)
         self.permission = LambdaPermission(
             self,
             "invoke-permission",
@@ -199,7 +212,7 @@ class Api(Construct):
             rest_api_id=self.rest_api.id,
             deployment_id=self.deployment.id,
             stage_name=props.stage_name,
-            xray_tracing_enabled=True,
+            xray_tracing_enabled=props.xray_sample_rate > 0 or props.xray_reservoir_per_second > 0,
             access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
             depends_on=[self.execution_logs],
         )
@@ -230,6 +243,27 @@ class Api(Construct):
         checkov_skip(self.method_settings, {
             "CKV_AWS_225": "responses are per delivery and must never be cached",
         })
+
+    def _sampling_rule(self, props: ApiProps, aws: AwsContext | None) -> XraySamplingRule | None:
+        """The X-Ray sampling rule API Gateway applies to this stage; ingest follows its decision.
+
+        Without it the default rule traces 1 request per second and 5% of the rest: at webhook
+        rates, nearly every request. API Gateway matches rules on the service name
+        `<api name>/<stage>` and type `AWS::ApiGateway::Stage`; rule names are per account,
+        at most 32 characters.
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-configuring-xray-sampling-rules.html
+        On the emulator there is nothing to sample (the local runtime does not trace) and moto
+        has no sampling rules: none is made there.
+        """
+        if not (props.xray_sample_rate > 0 or props.xray_reservoir_per_second > 0) or (aws and aws.is_emulated):
+            return None
+        name = props.name if len(props.name) <= 32 else f"{props.name[:23]}-{hashlib.sha1(props.name.encode()).hexdigest()[:8]}"
+        return XraySamplingRule(
+            self, "sampling-rule", rule_name=name, priority=SAMPLING_RULE_PRIORITY, version=1,
+            reservoir_size=props.xray_reservoir_per_second, fixed_rate=props.xray_sample_rate,
+            service_name=f"{props.name}/{props.stage_name}", service_type="AWS::ApiGateway::Stage",
+            host="*", http_method="*", url_path="*", resource_arn="*",
+        )
 
     def _resource(self, path: str) -> ApiGatewayResource:
         parent_id = self.rest_api.root_resource_id

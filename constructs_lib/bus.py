@@ -90,7 +90,7 @@ def route_specs(routes: Sequence[Any], environment: Any) -> list[RouteSpec]:
 class BusProps:
     name: str
     routes: Sequence[RouteSpec] = ()
-    archive_retention_days: int = EVENT_ARCHIVE_RETENTION_DAYS
+    archive_retention_days: int | None = EVENT_ARCHIVE_RETENTION_DAYS  # None: no archive (0: kept forever)
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
 
 
@@ -106,7 +106,7 @@ def validate_bus_props(props: BusProps, aws: AwsContext | None = None) -> list[s
             problems.append(f"route '{route.name}': an http target needs its http settings, and only it")
         if not route.pattern_json.startswith("{"):
             problems.append(f"route '{route.name}': pattern must be a JSON object")
-    if props.archive_retention_days < 0:
+    if props.archive_retention_days is not None and props.archive_retention_days < 0:
         problems.append("archive_retention_days must be 0 (forever) or more")
     return problems
 
@@ -150,7 +150,7 @@ class Bus(Construct):
         self.name = props.name
         self.arn = aws.arn("events", f"event-bus/{props.name}")
         self.bus = CloudwatchEventBus(self, "bus", name=props.name)
-        self.archive = CloudwatchEventArchive(
+        self.archive = None if props.archive_retention_days is None else CloudwatchEventArchive(
             self,
             "archive",
             name=f"{props.name}-archive"[:48],

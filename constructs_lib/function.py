@@ -1,4 +1,13 @@
-"""Lambda function from the handlers zip: own role, own log group, X-Ray, JSON logs."""
+"""Lambda function from the handlers zip: own role, own log group, X-Ray, JSON logs.
+
+Tracing (`FunctionProps.tracing_mode`): Lambda's own sampling cannot be configured (1 request
+per second and 5% of the rest, in `Active` mode), which at webhook rates traces nearly every
+invocation. `PassThrough` (the default here) traces an invocation only when its caller sampled
+it: ingest follows API Gateway, whose sampling rule does (constructs_lib.api); process, fed by
+an SQS event source that samples nothing, is traced only in `Active` mode (config `trace_process`).
+https://docs.aws.amazon.com/lambda/latest/dg/API_TracingConfig.html
+https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
+"""
 from __future__ import annotations
 
 import json
@@ -40,6 +49,8 @@ _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$")
 # python3.12 and newer: Amazon Linux 2023 (python3.11 runs on Amazon Linux 2, past its end of life).
 _RUNTIMES = re.compile(r"^python3\.(1[2-9]|[2-9]\d)$")
 
+TRACING_MODES = ("Active", "PassThrough")
+
 UNRESERVED_SKIP = {
     "CKV_AWS_115": "reserved concurrency is set per environment (functions.<name>.reserved_concurrency); "
                    "unset, the function shares the account pool, as a new account with a small quota must",
@@ -63,6 +74,12 @@ class FunctionProps:
     runtime: str = FUNCTION_DEFAULTS["runtime"]
     log_retention_in_days: int = LOG_RETENTION_IN_DAYS
     reserved_concurrency: int | None = None  # None: the account's unreserved pool
+    tracing_mode: str = "PassThrough"  # or "Active": see the module docstring
+    # Lambda's own log lines: WARN drops the "start" and "report" lines sent for every invocation at
+    # INFO (about 0.5 KB each: a third of the function logs' bill, docs/cost.md); their duration and
+    # errors are Lambda's free metrics anyway. INFO brings them back (max memory used, init time).
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    system_log_level: str = "WARN"
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -97,8 +114,12 @@ def validate_function_props(props: FunctionProps) -> list[str]:
         problems.append(f"environment variables take {size} bytes, over Lambda's {limit} for all of them together")
     if props.reserved_concurrency is not None and props.reserved_concurrency < 1:
         problems.append("reserved_concurrency must be 1 or more (0 would stop the function)")
-    if props.overrides.get("tracing_config", {}).get("mode", "Active") != "Active":
-        problems.append("tracing_config.mode must stay Active")
+    if props.tracing_mode not in TRACING_MODES:
+        problems.append(f"tracing_mode must be one of: {', '.join(TRACING_MODES)}")
+    if "tracing_config" in props.overrides:
+        problems.append("tracing_config is set by tracing_mode")
+    if props.system_log_level not in ("DEBUG", "INFO", "WARN"):
+        problems.append("system_log_level must be one of: DEBUG, INFO, WARN")
     return problems
 
 
@@ -153,8 +174,9 @@ class Function(Construct):
                     "timeout": props.timeout,
                     "runtime": props.runtime,
                     **reserved,
-                    "tracing_config": {"mode": "Active"},
-                    "logging_config": {"log_format": "JSON", "log_group": self.log_group_name},
+                    "tracing_config": {"mode": props.tracing_mode},
+                    "logging_config": {"log_format": "JSON", "log_group": self.log_group_name,
+                                       "system_log_level": props.system_log_level},
                     **({"environment": {"variables": dict(props.environment)}} if props.environment else {}),
                     "depends_on": [self.log_group],
                     # moto 5.2 does not store LoggingConfig.

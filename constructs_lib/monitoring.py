@@ -33,7 +33,6 @@ from .defaults import raise_if
 HANDLER_FAILURES = {
     Metric.STORAGE_ERROR: "ingest could not store deliveries and answered 503 (providers retry)",
     Metric.INTERNAL_ERROR: "ingest failed on a bug and answered 500 (providers retry)",
-    Metric.STATUS_UPDATE_FAILED: "ingest stored and enqueued deliveries but could not mark them queued",
     Metric.PUBLISH_FAILED: "EventBridge refused events; their records are retried, then dead-lettered",
     Metric.MARK_PROCESSED_FAILED: "events were published but their records could not be marked processed",
 }

@@ -110,14 +110,18 @@ class WebhookStack(TerraformStack):
             largest_message_bytes=pointer_max_bytes(),
         ))
         self.table = Table(self, "records", aws=aws, props=TableProps(name=f"{name}-records", deletion_protection=env.protect))
+        archive = self.config.archive
         self.bucket = Bucket(self, "archive", aws=aws, props=BucketProps(
             name=f"{name}-archive-{aws.account_id}", protect=env.protect,
             expiration_days=env.archive_expiration_days, enforce_tls=not env.is_emulated,
+            transition_days=archive.transition_days, transition_min_bytes=archive.transition_min_bytes,
+            transition_storage_class=archive.storage_class, noncurrent_days=archive.noncurrent_days,
         ))
         self.bus = Bus(self, "events", aws=aws, props=BusProps(
             name=f"{name}-bus",
             routes=route_specs(self.config.routes, env),
             log_retention_in_days=limits.log_retention_in_days,
+            archive_retention_days=archive.eventbridge_archive_days,
         ))
 
     def _functions(self, handlers_dir: Path, outdir: Path) -> None:
@@ -157,6 +161,8 @@ class WebhookStack(TerraformStack):
             runtime=fn.runtime,
             reserved_concurrency=fn.reserved_concurrency,
             log_retention_in_days=self.config.limits.log_retention_in_days,
+            # Ingest follows API Gateway's sampling; process is traced only on request (function.py).
+            tracing_mode="Active" if fid == "process" and self.env.tracing.trace_process else "PassThrough",
         ))
 
     def _permissions(self) -> None:
@@ -190,6 +196,8 @@ class WebhookStack(TerraformStack):
             throttle_burst_limit=env.throttle_burst_limit,
             throttle_rate_limit=env.throttle_rate_limit,
             log_retention_in_days=self.config.limits.log_retention_in_days,
+            xray_sample_rate=env.tracing.sample_rate,
+            xray_reservoir_per_second=env.tracing.reservoir_per_second,
         ))
 
     def _monitoring(self) -> None:

@@ -22,8 +22,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 # What each handler calls, by intent; no grant holds an action no handler calls.
 READ_ACTIONS = ("dynamodb:BatchGetItem",)  # process reads a batch's records in one call
-WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")  # ingest creates a record, then marks it queued
-UPDATE_ACTIONS = ("dynamodb:UpdateItem",)  # process marks records processed or failed
+WRITE_ACTIONS = ("dynamodb:PutItem",)  # ingest creates a record (status queued: its last write)
+# process marks the records it published `processed` in one BatchWriteItem per batch, a failing one `failed`
+UPDATE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:UpdateItem")
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Table(Construct):
         return self._grant(grantee, "read-data", READ_ACTIONS)
 
     def grant_write_data(self, grantee: Grantee) -> Any:
-        """Create records and move their status (ingest)."""
+        """Create records (ingest)."""
         return self._grant(grantee, "write-data", WRITE_ACTIONS)
 
     def grant_update_data(self, grantee: Grantee) -> Any:

@@ -6,7 +6,9 @@ and AWS limits. Each of those facts lives here once, as code:
 
 - `Settings`: the functions' environment variables (names, defaults, types);
   the stack calls `to_env()`, the handlers `Settings.from_env()`.
-- `Pointer`: the SQS message that points at an archived delivery.
+- `Pointer`: the SQS message that points at an archived delivery; with it, the payload
+  attribute that carries small payloads (`message_fits`) and the record's first-write
+  attributes (`record_attributes`), which ingest and process both write.
 - `StackOutputs`: the stack's outputs, one naming scheme, with the original
   design's names kept as aliases.
 - the published event's source and detail-type, secret names, the records'
@@ -325,8 +327,8 @@ class Settings:
     # AWS SDK: timeouts and attempts that fit inside the function's own timeout (sdk_settings).
     # The defaults are sdk_settings(10, INGEST_SDK_CALLS): the tightest function, ingest at its
     # default timeout; the stack writes each function's own values.
-    sdk_connect_timeout_seconds: float = _env("AWS_CONNECT_TIMEOUT", 0.45, "botocore connect timeout")
-    sdk_read_timeout_seconds: float = _env("AWS_READ_TIMEOUT", 1.35, "botocore read timeout")
+    sdk_connect_timeout_seconds: float = _env("AWS_CONNECT_TIMEOUT", 0.56, "botocore connect timeout")
+    sdk_read_timeout_seconds: float = _env("AWS_READ_TIMEOUT", 1.69, "botocore read timeout")
     sdk_max_attempts: int = _env("AWS_MAX_ATTEMPTS", 1, "botocore attempts per call, the first included")
 
     @classmethod
@@ -367,6 +369,7 @@ COMMON_SETTINGS = (
 )
 INGEST_SETTINGS = COMMON_SETTINGS + (
     "queue_url", "providers_file", "max_body_bytes", "record_ttl_days", "secret_refresh_seconds",
+    "inline_payload_limit",  # which payloads ride in the queue message (message_fits)
 )
 PROCESS_SETTINGS = COMMON_SETTINGS + (
     "event_bus_name", "inline_payload_limit", "max_receive_count", "put_events_max_bytes",
@@ -407,8 +410,8 @@ SDK_RESERVE_SECONDS = 1.0  # left after the last call: the answer, the log line,
 SDK_MIN_ATTEMPT_SECONDS = 1.0
 # The AWS calls each function makes in a row on its longest ordinary path (the stack passes
 # these to sdk_settings with the function's timeout).
-INGEST_SDK_CALLS = 5  # a Secrets Manager read (cold cache or rotation), PutItem, PutObject, SendMessage, UpdateItem
-PROCESS_SDK_CALLS = 4  # one record's chain: BatchGetItem, GetObject, PutEvents, UpdateItem
+INGEST_SDK_CALLS = 4  # a Secrets Manager read (cold cache or rotation), PutObject, SendMessage, PutItem
+PROCESS_SDK_CALLS = 4  # one record's chain: BatchGetItem, GetObject, PutEvents, BatchWriteItem
 
 
 def sdk_backoff_seconds(attempts: int) -> float:
@@ -468,7 +471,13 @@ def providers_file_path(value: str, environ: Mapping[str, str] | None = None) ->
 
 @dataclass(frozen=True)
 class Pointer:
-    """The SQS message body: a pointer to the record and archive, never the only copy."""
+    """The SQS message body: a pointer to the record and archive, never the only copy.
+
+    It also carries what the record holds (`expires_at`, and `verify_headers` when they are
+    not in the object's metadata), because ingest writes the record last: the processor may
+    meet a message whose record does not exist yet, and then writes the record itself
+    (`record_attributes`; handlers/ingest.py says why that order loses nothing).
+    """
 
     webhook_id: str
     provider: str
@@ -477,9 +486,15 @@ class Pointer:
     event_type: str | None = None
     received_at: str | None = None
     size: int | None = None
+    expires_at: int | None = None  # the record's TTL (epoch seconds)
+    verify_headers: Mapping[str, str] | None = None  # only when the object's metadata does not hold them
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
+        doc = {f.name: getattr(self, f.name) for f in _POINTER_FIELDS}
+        for key in ("expires_at", "verify_headers"):  # absent rather than null: pointers stay small
+            if doc[key] is None:
+                del doc[key]
+        return json.dumps(doc, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | None) -> "Pointer | None":
@@ -492,7 +507,7 @@ class Pointer:
             return None
         if not all(isinstance(doc.get(k), str) and doc.get(k) for k in ("webhook_id", "provider", "s3_key")):
             return None
-        size = doc.get("size")
+        headers = doc.get("verify_headers")
         return cls(
             webhook_id=doc["webhook_id"],
             provider=doc["provider"],
@@ -500,11 +515,26 @@ class Pointer:
             delivery_id=_optional_str(doc.get("delivery_id")),
             event_type=_optional_str(doc.get("event_type")),
             received_at=_optional_str(doc.get("received_at")),
-            size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+            size=_optional_count(doc.get("size")),
+            expires_at=_optional_count(doc.get("expires_at")),
+            verify_headers=headers if isinstance(headers, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()) else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def creates_record(self) -> bool:
+        """Whether it carries everything the record holds (pointers from before ingest wrote last do not)."""
+        return self.expires_at is not None and self.delivery_id is not None and self.received_at is not None
+
+
+_POINTER_FIELDS = fields(Pointer)
+
+
+def _optional_count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _optional_str(value: Any) -> str | None:
@@ -593,15 +623,13 @@ POINTER_FIELD_MAX_CHARS = 256
 
 
 def pointer_max_bytes() -> int:
-    """The size of the largest queue message ingest can send (Pointer.to_json of the longest fields)."""
-    # Pointer.to_json escapes non-ASCII: a character outside the BMP takes 12 bytes (a surrogate
-    # pair of \uXXXX). The key is longer than any real archive key (provider + date + webhook_id).
-    longest = "\U0010ffff" * POINTER_FIELD_MAX_CHARS
-    pointer = Pointer(
-        webhook_id="f" * 32, provider="p" * 31, s3_key="k" * 128, delivery_id=longest,
-        event_type=longest, received_at="2000-01-01T00:00:00.000Z", size=10 ** 12,
-    )
-    return len(pointer.to_json().encode("utf-8"))
+    """The size of the largest queue message ingest can send: its pointer plus a carried payload.
+
+    Ingest fills a message up to SQS's limit (`message_fits`), so every queue that holds its
+    messages (and the DLQ) must take AWS_LIMITS.sqs_message_bytes; the pointer alone stays
+    under POINTER_MAX_BYTES (ingest refuses a delivery whose pointer would not).
+    """
+    return AWS_LIMITS.sqs_message_bytes
 
 
 # --------------------------------------------------------------------------- route targets (issue 13)
@@ -678,3 +706,82 @@ def route_resource_names(bus: str, route: str) -> dict[str, str]:
 # and ingest answers every method its scheme does not take with 405 and `Allow`. With POST only,
 # API Gateway answers other methods itself (403 "Missing Authentication Token").
 API_ROUTE_METHOD = "ANY"
+
+
+# --------------------------------------------------------------------------- the queue message carries the record and the payload
+#
+# Ingest writes the archive, then the message, then the record (handlers/ingest.py says why
+# that loses nothing), so the processor may meet a message whose record is not written yet:
+# the pointer carries what the record holds, and the processor writes the record from it
+# (`record_attributes`). A payload that fits rides in the message as a Binary message
+# attribute, so the processor reads S3 only for payloads that do not; the S3 object stays
+# the durable copy.
+
+# The message attribute holding the payload's exact bytes (DataType Binary). Lambda hands it to
+# the function base64-encoded, as messageAttributes.payload.binaryValue.
+# https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+PAYLOAD_ATTRIBUTE = "payload"
+PAYLOAD_ATTRIBUTE_TYPE = "Binary"
+
+# The largest pointer (message body) ingest sends. The fields are bounded (POINTER_FIELD_MAX_CHARS:
+# ~6.5 KB at worst) and so are re-verification headers: API Gateway REST passes at most 10 KB of
+# request line and headers, ~60 KB as JSON escaped at worst (6 bytes a byte). Only a request that
+# never came through API Gateway could exceed this; ingest answers it 400 before writing anything.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html
+POINTER_MAX_BYTES = 96 * 1024
+
+
+def sqs_message_bytes(body: str, attributes: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+    """A message's size as SQS counts it: the body plus each attribute's name, type and value, UTF-8.
+
+    "All parts of the message attribute, including Name, Type, and Value, are part of the
+    message size restriction":
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
+    """
+    size = len(body.encode("utf-8"))
+    for name, value in (attributes or {}).items():
+        size += len(name.encode("utf-8")) + len(str(value.get("DataType", "")).encode("utf-8"))
+        for key in ("StringValue", "BinaryValue"):
+            data = value.get(key)
+            if data is not None:
+                size += len(data) if isinstance(data, (bytes, bytearray)) else len(str(data).encode("utf-8"))
+    return size
+
+
+def payload_attributes(body: bytes) -> dict[str, dict[str, Any]]:
+    """SendMessage's MessageAttributes carrying `body` (SQS refuses an empty value: never for b"")."""
+    return {PAYLOAD_ATTRIBUTE: {"DataType": PAYLOAD_ATTRIBUTE_TYPE, "BinaryValue": body}}
+
+
+def message_fits(pointer_json: str, body: bytes, inline_limit: int) -> bool:
+    """Whether the payload rides in the message: not empty, one the event may inline, and the
+    whole message within SQS's limit."""
+    if not 0 < len(body) <= inline_limit:
+        return False
+    return sqs_message_bytes(pointer_json, payload_attributes(body)) <= AWS_LIMITS.sqs_message_bytes
+
+
+def record_attributes(pointer: Pointer) -> dict[str, dict[str, Any]]:
+    """The record's attributes that never change after the first write (low-level DynamoDB values).
+
+    Ingest's PutItem writes them with status `queued` and attempts 0; a processor that meets
+    the message first writes the same ones (`if_not_exists`), so the record is the same
+    whichever write comes first.
+    """
+    if not pointer.creates_record:
+        raise ValueError("a pointer without expires_at, delivery_id and received_at cannot create its record")
+    item: dict[str, dict[str, Any]] = {
+        "webhook_id": {"S": pointer.webhook_id},
+        "provider": {"S": pointer.provider},
+        "delivery_id": {"S": pointer.delivery_id},
+        "received_at": {"S": pointer.received_at},
+        RECORDS_INDEX_HASH_KEY: {"S": provider_day(pointer.provider, pointer.received_at)},
+        "s3_key": {"S": pointer.s3_key},
+        "size": {"N": str(pointer.size or 0)},
+        "expires_at": {"N": str(pointer.expires_at)},
+    }
+    if pointer.event_type:
+        item["event_type"] = {"S": pointer.event_type}
+    if pointer.verify_headers is not None:
+        item[VERIFY_HEADERS_ATTRIBUTE] = {"M": {k: {"S": v} for k, v in pointer.verify_headers.items()}}
+    return item

@@ -10,22 +10,46 @@ Order of work (design: exactly one record, one message, no loss):
    signature re-read the secret (rate-limited per provider) and retry once.
    400 / 401 store nothing. A verified handshake (Slack's `url_verification`)
    is answered as its scheme says (200) and stores nothing.
-3. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `received`,
-   `provider_day` (the records index key). If the item exists: `queued` /
-   `processed` / `failed` -> 200 duplicate; `received` (an earlier attempt
-   died midway) -> resume with ITS s3_key (`put_record`).
-4. S3 PutObject: the exact bytes + the headers needed to re-verify, in the
-   object's metadata, or in the record when they do not fit (`archive`).
-5. SQS SendMessage: a pointer; MessageDeduplicationId = webhook_id (`enqueue`).
-6. UpdateItem status -> `queued` if still `received` (a failed condition means
-   the processor or a concurrent attempt got there first) (`mark_queued`).
+3. S3 PutObject `If-None-Match: *`: the exact bytes + the headers needed to
+   re-verify, in the object's metadata, or in the record when they do not fit
+   (`archive`). An object already under the key (an earlier attempt, same UTC
+   day) is kept as it is.
+4. SQS SendMessage: the pointer, which carries what the record holds, and the
+   payload as a message attribute when it fits; MessageDeduplicationId =
+   webhook_id (`enqueue`).
+5. DynamoDB PutItem `attribute_not_exists(webhook_id)`, status `queued`
+   (`put_record`). If the record exists: this attempt's own (the processor
+   wrote it from our message first) or `received` (a record of the previous
+   version, whose attempt died midway) -> 202; anything else -> 200 duplicate.
 
-A failure in 3-5 answers 5xx so the provider retries, and the retry resumes at
-step 4. A failure in 6 still answers 202: the payload is stored and enqueued,
-and the processor moves the record on from `received` itself. Before each of
-steps 3-6 the invocation's remaining time is checked against the worst case of
-one AWS call: a step that could not finish answers 503 now, never a Lambda
-timeout.
+Three AWS calls per accepted webhook. Why nothing accepted is lost, step by step
+(every failure of steps 3-5 answers 503, and the provider retries):
+
+- Fails at 3: nothing, or only the object, is stored; no message, no record.
+  The retry writes them (the object is kept, 412, if it is there).
+- Fails at 4: the object is stored; no message, no record. Same as above.
+- The function dies after 4: the message is in the queue, no record. The
+  processor may handle it before the retry comes: it publishes and writes the
+  record from the pointer (status `processed`). The retry stores nothing new
+  (412; SQS drops the same deduplication id within 5 minutes, and a later
+  second message finds the record `processed` and publishes nothing) and its
+  PutItem finds the record: 200 duplicate. Nothing was answered 202 before
+  this point, so even a provider that never retries loses nothing it was told
+  was accepted.
+- Fails at 5 (or dies after it): object and message are there; the record is
+  written by this PutItem, the retry's, or the processor, whichever comes
+  first; all write the same attributes.
+- The race: the processor handles the message between 4 and 5. It finds no
+  record, publishes, and writes the record; our PutItem then finds a record
+  with our own `received_at` and answers 202.
+
+A 202 therefore means the object, the message and the record all exist; a
+record exists only after its message was sent, so a redelivery that finds one
+(200 duplicate) is a delivery already enqueued. Status `received` no longer
+occurs (records go straight to `queued`); `put_record` still reads it on
+records written before. Before each of steps 3-5 the invocation's remaining
+time is checked against the worst case of one AWS call: a step that could not
+finish answers 503 now, never a Lambda timeout.
 
 Answers are the scheme's format (`Scheme.respond`): JSON, or Twilio's TwiML.
 """
@@ -37,7 +61,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -49,9 +72,9 @@ from . import schemes
 from . import secrets as secret_store
 from . import signatures as sig
 from .contract import (
-    AWS_LIMITS, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, RECORDS_INDEX_HASH_KEY, VERIFY_HEADERS_ATTRIBUTE, VERIFY_HEADERS_IN_RECORD, VERIFY_HEADERS_MARKER,
-    Pointer, Settings, archive_key, dynamodb_item_bytes, iso_timestamp, provider_day, providers_file_path,
-    s3_user_metadata_bytes,
+    AWS_LIMITS, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, POINTER_MAX_BYTES, VERIFY_HEADERS_IN_RECORD, VERIFY_HEADERS_MARKER,
+    Pointer, Settings, archive_key, iso_timestamp, message_fits, payload_attributes, providers_file_path,
+    record_attributes, s3_user_metadata_bytes,
 )
 
 _UNKNOWN = METRIC_UNKNOWN_PROVIDER  # metric dimension for names that are not providers
@@ -363,7 +386,7 @@ def fits_s3_metadata(headers: Mapping[str, str]) -> bool:
 
 @dataclass
 class Delivery:
-    """One verified request on its way to storage: what steps 3-6 write."""
+    """One verified request on its way to storage: what steps 3-5 write."""
 
     name: str
     webhook_id: str
@@ -374,56 +397,51 @@ class Delivery:
     body: bytes
     content_type: str
     headers: dict[str, str]  # re-verification headers (contract: one home, see VERIFY_HEADERS_ATTRIBUTE)
+    expires_at: int  # the record's TTL
+    # The archive held this key already (an earlier attempt wrote it): its metadata may say the
+    # headers are "in the record", so this attempt's record carries them whatever they are.
+    archived_before: bool = False
+    headers_in_metadata: bool = True  # fits_s3_metadata(headers), computed once
 
     @classmethod
-    def of(cls, name: str, request: Request, verified: sig.Verified) -> "Delivery":
+    def of(cls, name: str, request: Request, verified: sig.Verified, settings: Settings) -> "Delivery":
         now = datetime.now(timezone.utc)
         wid = sig.webhook_id(name, verified.delivery_id)
+        headers = reverify_headers(request.headers, verified.signed_headers)
         return cls(name=name, webhook_id=wid, delivery_id=verified.delivery_id, event_type=verified.event_type,
                    received_at=iso_timestamp(now), s3_key=archive_key(name, now, wid), body=request.body,
                    content_type=request.headers.get("content-type") or "application/octet-stream",
-                   headers=reverify_headers(request.headers, verified.signed_headers))
+                   headers=headers, expires_at=int(now.timestamp()) + settings.record_ttl_days * 86400,
+                   headers_in_metadata=fits_s3_metadata(headers))
 
     @property
-    def headers_in_metadata(self) -> bool:
-        return fits_s3_metadata(self.headers)
+    def headers_in_record(self) -> bool:
+        return self.archived_before or not self.headers_in_metadata
 
-    def pointer(self) -> Pointer:
+    def pointer(self, *, with_headers: bool | None = None) -> Pointer:
+        """The queue message's pointer; it carries the headers when the record must hold them."""
+        carry = self.headers_in_record if with_headers is None else with_headers
         return Pointer(webhook_id=self.webhook_id, provider=self.name, s3_key=self.s3_key,
                        delivery_id=self.delivery_id, event_type=self.event_type, received_at=self.received_at,
-                       size=len(self.body))
+                       size=len(self.body), expires_at=self.expires_at, verify_headers=self.headers if carry else None)
+
+
+# Headers up to this many bytes cannot take a pointer past POINTER_MAX_BYTES, however escaped (6
+# bytes a byte, and the other fields at their bound): most requests need no JSON built to know it.
+_HEADERS_SURELY_FIT = (POINTER_MAX_BYTES - 8 * 1024) // 6
+
+
+def check_size(delivery: Delivery) -> None:
+    """Before anything is written: 400 when the pointer (so the record) could not hold the headers."""
+    if s3_user_metadata_bytes(delivery.headers) <= _HEADERS_SURELY_FIT:
+        return
+    if len(delivery.pointer(with_headers=True).to_json().encode("utf-8")) > POINTER_MAX_BYTES:
+        raise Reject(400, "headers_too_large", "the signature headers are too large to store")
 
 
 def _s(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
     return value.get("S") if isinstance(value, dict) else None
-
-
-def _headers_attribute(delivery: Delivery) -> dict[str, Any]:
-    return {"M": {k: {"S": v} for k, v in delivery.headers.items()}}
-
-
-def record_item(delivery: Delivery, settings: Settings) -> dict[str, Any]:
-    """The first write of the record (status `received`); Reject when it would exceed DynamoDB's item limit."""
-    item = {
-        "webhook_id": {"S": delivery.webhook_id},
-        "provider": {"S": delivery.name},
-        "delivery_id": {"S": delivery.delivery_id},
-        "received_at": {"S": delivery.received_at},
-        RECORDS_INDEX_HASH_KEY: {"S": provider_day(delivery.name, delivery.received_at)},
-        "status": {"S": "received"},
-        "s3_key": {"S": delivery.s3_key},
-        "size": {"N": str(len(delivery.body))},
-        "attempts": {"N": "0"},
-        "expires_at": {"N": str(int(time.time()) + settings.record_ttl_days * 86400)},
-    }
-    if delivery.event_type:
-        item["event_type"] = {"S": delivery.event_type}
-    if not delivery.headers_in_metadata:
-        item[VERIFY_HEADERS_ATTRIBUTE] = _headers_attribute(delivery)
-    if dynamodb_item_bytes(item) > AWS_LIMITS.dynamodb_item_bytes:  # only headers can grow it this far
-        raise Reject(400, "headers_too_large", "the signature headers are too large to store")
-    return item
 
 
 def _in_time(deadline: aws.Deadline, step: str) -> None:
@@ -432,19 +450,63 @@ def _in_time(deadline: aws.Deadline, step: str) -> None:
         raise StorageFailed(step, OUT_OF_TIME)
 
 
-def put_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> str:
-    """Step 3: "accepted"; "duplicate" when the record is past `received`; "resumed" when an
-    earlier attempt died midway (the delivery then takes ITS s3_key and received_at)."""
-    old = _put_if_absent(record_item(delivery, settings), settings, deadline)
-    if old is None:
+def archive(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> None:
+    """Step 3: the exact bytes, with the re-verification headers as metadata when they fit there.
+
+    `If-None-Match: *`: an object already under this key (an earlier attempt of the same
+    delivery, the same UTC day) is kept as it is, the first receipt's bytes and headers, and
+    gets no second version. S3 answers 412 then, and 409 to a concurrent conditional write
+    (retried by the provider). https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if delivery.headers_in_metadata:
+        metadata = delivery.headers
+    else:
+        metadata = {VERIFY_HEADERS_MARKER: VERIFY_HEADERS_IN_RECORD}
+    _in_time(deadline, "put_object")
+    try:
+        aws.client("s3").put_object(Bucket=settings.bucket_name, Key=delivery.s3_key, Body=delivery.body,
+                                    ContentType=delivery.content_type, Metadata=metadata, IfNoneMatch="*")
+    except ClientError as exc:
+        if aws.error_code(exc) != "PreconditionFailed":
+            raise StorageFailed("put_object", aws.error_code(exc)) from None
+        delivery.archived_before = True
+    except BotoCoreError as exc:
+        raise StorageFailed("put_object", aws.error_code(exc)) from None
+
+
+def enqueue(delivery: Delivery, pointer: Pointer, ordering_key: str, settings: Settings,
+            deadline: aws.Deadline) -> None:
+    """Step 4: the pointer, and the payload when it fits (contract.message_fits);
+    MessageDeduplicationId = webhook_id."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    group = message_group_id(delivery.name, ordering_key, delivery.webhook_id, delivery.event_type, delivery.body)
+    body = pointer.to_json()
+    carried = message_fits(body, delivery.body, settings.inline_payload_limit)
+    attributes = {"MessageAttributes": payload_attributes(delivery.body)} if carried else {}
+    _in_time(deadline, "send_message")
+    try:
+        aws.client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=body, MessageGroupId=group,
+                                       MessageDeduplicationId=delivery.webhook_id, **attributes)
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageFailed("send_message", aws.error_code(exc)) from None
+
+
+def put_record(delivery: Delivery, pointer: Pointer, settings: Settings, deadline: aws.Deadline) -> str:
+    """Step 5: the record, `queued`, unless the webhook has one already.
+
+    "accepted" when this write made it, or when the record is this attempt's own (the
+    processor met our message first and wrote it: same `received_at`); "resumed" when it is
+    at `received` (written by a version that wrote the record first, whose attempt died
+    midway: this attempt stored and enqueued the delivery); "duplicate" otherwise.
+    """
+    item = {**record_attributes(pointer), "status": {"S": "queued"}, "attempts": {"N": "0"}}
+    old = _put_if_absent(item, settings, deadline)
+    if old is None or _s(old, "received_at") == delivery.received_at:
         return "accepted"
-    if _s(old, "status") != "received":
-        return "duplicate"
-    delivery.s3_key = _s(old, "s3_key") or delivery.s3_key
-    delivery.received_at = _s(old, "received_at") or delivery.received_at
-    if not delivery.headers_in_metadata and VERIFY_HEADERS_ATTRIBUTE not in old:
-        save_headers_in_record(delivery, settings, deadline)
-    return "resumed"
+    return "resumed" if _s(old, "status") == "received" else "duplicate"
 
 
 def _put_if_absent(item: dict[str, Any], settings: Settings, deadline: aws.Deadline) -> dict[str, Any] | None:
@@ -465,86 +527,19 @@ def _put_if_absent(item: dict[str, Any], settings: Settings, deadline: aws.Deadl
         raise StorageFailed("put_item", type(exc).__name__) from None
 
 
-def save_headers_in_record(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> None:
-    """A resumed attempt whose headers do not fit the object's metadata, where the first
-    attempt's record holds none: the record gets them before the object says they are there."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    _in_time(deadline, "update_item_headers")
-    try:
-        aws.client("dynamodb").update_item(
-            TableName=settings.table_name, Key={"webhook_id": {"S": delivery.webhook_id}},
-            UpdateExpression="SET #h = :h", ExpressionAttributeNames={"#h": VERIFY_HEADERS_ATTRIBUTE},
-            ExpressionAttributeValues={":h": _headers_attribute(delivery)})
-    except (ClientError, BotoCoreError) as exc:
-        raise StorageFailed("update_item_headers", aws.error_code(exc)) from None
-
-
-def archive(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> None:
-    """Step 4: the exact bytes, with the re-verification headers as metadata when they fit there."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if delivery.headers_in_metadata:
-        metadata = delivery.headers
-    else:
-        metadata = {VERIFY_HEADERS_MARKER: VERIFY_HEADERS_IN_RECORD}
-    _in_time(deadline, "put_object")
-    try:
-        aws.client("s3").put_object(Bucket=settings.bucket_name, Key=delivery.s3_key, Body=delivery.body,
-                                    ContentType=delivery.content_type, Metadata=metadata)
-    except (ClientError, BotoCoreError) as exc:
-        raise StorageFailed("put_object", aws.error_code(exc)) from None
-
-
-def enqueue(delivery: Delivery, ordering_key: str, settings: Settings, deadline: aws.Deadline) -> None:
-    """Step 5: the pointer (contract.Pointer); MessageDeduplicationId = webhook_id."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    group = message_group_id(delivery.name, ordering_key, delivery.webhook_id, delivery.event_type, delivery.body)
-    _in_time(deadline, "send_message")
-    try:
-        aws.client("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=delivery.pointer().to_json(),
-                                       MessageGroupId=group, MessageDeduplicationId=delivery.webhook_id)
-    except (ClientError, BotoCoreError) as exc:
-        raise StorageFailed("send_message", aws.error_code(exc)) from None
-
-
-def mark_queued(delivery: Delivery, settings: Settings, deadline: aws.Deadline) -> bool:
-    """Step 6: `received` -> `queued`. False when that failed: the payload is stored and
-    enqueued all the same, and the processor moves the record on from `received` itself."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    error = OUT_OF_TIME
-    if deadline.allows(1):
-        try:
-            aws.client("dynamodb").update_item(
-                TableName=settings.table_name, Key={"webhook_id": {"S": delivery.webhook_id}},
-                UpdateExpression="SET #s = :queued", ConditionExpression="#s = :received",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":queued": {"S": "queued"}, ":received": {"S": "received"}})
-            return True
-        except (ClientError, BotoCoreError) as exc:
-            error = aws.error_code(exc)
-            if error == "ConditionalCheckFailedException":
-                return True  # the processor or a concurrent attempt got there first
-    obs.log("WARNING", "status update failed after enqueue", webhook_id=delivery.webhook_id,
-            provider=delivery.name, error=error)
-    return False
-
-
 def store(name: str, provider: Mapping[str, Any], request: Request, verified: sig.Verified,
           context: Any = None) -> tuple[int, dict, str]:
-    """Steps 3-6. Returns (status, body, outcome); raises StorageFailed (503) or Reject."""
+    """Steps 3-5. Returns (status, body, outcome); raises StorageFailed (503) or Reject."""
     settings = Settings.from_env()
     deadline = aws.Deadline(context, settings)
-    delivery = Delivery.of(name, request, verified)
-    outcome = put_record(delivery, settings, deadline)
+    delivery = Delivery.of(name, request, verified, settings)
+    check_size(delivery)
+    archive(delivery, settings, deadline)
+    pointer = delivery.pointer()  # after the archive: whether the record must hold the headers is known
+    enqueue(delivery, pointer, provider.get("ordering_key") or "provider", settings, deadline)
+    outcome = put_record(delivery, pointer, settings, deadline)
     if outcome == "duplicate":
         return 200, {"webhook_id": delivery.webhook_id, "duplicate": True}, outcome
-    archive(delivery, settings, deadline)
-    enqueue(delivery, provider.get("ordering_key") or "provider", settings, deadline)
-    if not mark_queued(delivery, settings, deadline):
-        outcome = "accepted_unmarked"
     return 202, {"webhook_id": delivery.webhook_id, "status": "queued"}, outcome
 
 
@@ -576,9 +571,7 @@ def _accept(name: str, provider: Mapping[str, Any], request: Request, fields: di
     timer.lap("store_ms")
     fields["webhook_id"] = body["webhook_id"]
     metrics.add("duplicate" if outcome == "duplicate" else "accepted", name)
-    if outcome == "accepted_unmarked":
-        metrics.add("status_update_failed", name)
-    obs.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
+    metrics.log("INFO", "webhook " + outcome, outcome=outcome, status_code=status, timings=timer.total(), **fields)
     return scheme.respond(status, body)
 
 
@@ -606,13 +599,12 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         name, provider = resolve_provider(request)
         scheme = schemes.get(provider["scheme"])
         metric_provider = fields["provider"] = name
-        metrics.add("received", name)
         check_request(scheme, request)
         return _accept(name, provider, request, fields, timer, metrics, context).proxy()
     except Reject as exc:
         metrics.add("rejected", metric_provider, exc.code)
-        obs.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
-                timings=timer.total(), **fields)
+        metrics.log("INFO", "webhook rejected", outcome="rejected", status_code=exc.status, reason=exc.code,
+                    timings=timer.total(), **fields)
         return _error(scheme, exc.status, exc.code, exc.message, exc.headers)
     except StorageFailed as exc:
         metrics.add("storage_error", metric_provider, exc.step)

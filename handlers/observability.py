@@ -31,14 +31,22 @@ def _service() -> str:
 
 
 def log(level: str, message: str, **fields: Any) -> None:
+    _write(log_record(level, message, **fields))
+
+
+def log_record(level: str, message: str, service: str | None = None, **fields: Any) -> dict[str, Any]:
     record = {
         "level": level,
         "message": message,
-        "service": _service(),
+        "service": service or _service(),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
     }
     record.update({k: v for k, v in fields.items() if v is not None and k not in _FORBIDDEN})
-    sys.stdout.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+    return record
+
+
+def _write(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, default=str, separators=(",", ":")) + "\n")
 
 
 class Timer:
@@ -64,21 +72,39 @@ class Metrics:
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str, str | None], float] = defaultdict(float)
+        self._record: tuple[str, str, dict[str, Any]] | None = None
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        """The invocation's log line, written by `flush()` inside its EMF document when there is
+        exactly one (EMF documents are log events too, and CloudWatch Logs bills each event:
+        docs/cost.md), on its own line otherwise."""
+        self._record = (level, message, fields)
 
     def add(self, name: str, provider: str, reason: str | None = None, value: float = 1) -> None:
         self._counts[(name, provider, reason)] += value
 
     def flush(self) -> None:
-        if not self._counts:
+        pending, self._record = self._record, None
+        if not self._counts and pending is None:
             return
         settings = Settings.from_env()
+        record = None
+        if pending is not None:
+            level, message, fields = pending
+            record = log_record(level, message, service=settings.service_name, **fields)
+        if not self._counts:
+            _write(record)
+            return
         timestamp = int(time.time() * 1000)
         grouped: dict[tuple[str, str | None], dict[str, float]] = defaultdict(dict)
         for (name, provider, reason), value in self._counts.items():
             grouped[(provider, reason)][name] = value
+        if record is not None and len(grouped) > 1:
+            _write(record)
+            record = None
         for (provider, reason), values in grouped.items():
             doc = emf_document(settings.metrics_namespace, settings.service_name, provider, reason, values, timestamp)
-            sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
+            _write({**record, **doc} if record is not None else doc)  # the metrics' own fields win
         self._counts.clear()
 
 

@@ -9,24 +9,30 @@ record of its message group is reported failed.
    `contract.webhook_id`; one that is not fails alone. A delivery that appears
    twice mirrors its first copy.
 2. Skip what is done (`skip_processed`): one DynamoDB BatchGetItem
-   (ConsistentRead) over the distinct webhook_ids. Records already `processed`
-   publish nothing and succeed (a redelivery); a pointer without a record fails.
-3. Publish (`publish`), in order. Per record: S3 GetObject only when the
-   payload can be inlined (`size` from the message <= INLINE_PAYLOAD_LIMIT),
-   then its event. The detail carries `payload` (the parsed JSON; a non-JSON
-   UTF-8 body as a JSON string) or `"payload_in_s3": true`, a claim check, when
-   the payload is too big, is not UTF-8, is JSON nested too deep to parse, or
-   the entry would not fit EventBridge's entry limit. Entries go out in
-   PutEvents requests of at most 10 entries and PUT_EVENTS_MAX_BYTES in total,
-   counted the way EventBridge counts them; EVERY entry of the answer is
-   checked (a failed entry is a failed record), and a request refused for its
-   size is split and sent again. A record of a group that failed is not published.
-4. Mark (after each request): UpdateItem per published record: status
-   `processed`, processed_at, attempts = ApproximateReceiveCount (condition:
-   the record exists and is not processed yet). It is retried; if it still
-   fails after a successful publish the record is NOT reported failed (a
-   redelivery would publish twice): a log line and the `mark_processed_failed`
-   metric instead.
+   (ConsistentRead) reads the records of the distinct webhook_ids whole. Records already `processed`
+   publish nothing and succeed (a redelivery). A record not written yet is not
+   an error: ingest writes the record last (handlers/ingest.py), so its message
+   can arrive first; the pointer carries the record's attributes and the mark
+   (step 4) writes them. Only a pointer from before that order fails then.
+3. Publish (`publish`), in order. Per record, the payload comes from the
+   message (ingest carries it as the `payload` attribute when it fits), from S3
+   GetObject when the message did not carry an inline-size payload, or nowhere:
+   a claim check (`payload_source`). The detail carries `payload` (the parsed
+   JSON; a non-JSON UTF-8 body as a JSON string) or `"payload_in_s3": true`, a
+   claim check, when the payload is too big, is not UTF-8, is JSON nested too
+   deep to parse, or the entry would not fit EventBridge's entry limit. Entries
+   go out in PutEvents requests of at most 10 entries and PUT_EVENTS_MAX_BYTES
+   in total, counted the way EventBridge counts them; EVERY entry of the answer
+   is checked (a failed entry is a failed record), and a request refused for
+   its size is split and sent again. A record of a group that failed is not
+   published.
+4. Mark (after each request): one BatchWriteItem writes the published records
+   back whole (as read in step 2, or as ingest writes them when not written yet:
+   contract.record_attributes) with status `processed`, processed_at and
+   attempts = ApproximateReceiveCount (`mark_processed` says why unconditional
+   puts are safe). Unprocessed items are retried; one still unmarked after a
+   successful publish is NOT reported failed (a redelivery would publish
+   twice): a log line and the `mark_processed_failed` metric instead.
 5. Report (`report`), in batch order: a failed record, every later record of
    its group, and the copies of failed records. A later record of the group
    already published in the same PutEvents request is reported failed but
@@ -39,9 +45,14 @@ the invocation's remaining time is checked against the worst case of the calls
 still needed: work that could not finish is not started and its records are
 reported failed (so retried), never left to a Lambda timeout, which would retry
 the whole batch, published records included.
+
+So a record under the inline limit costs 0.3 AWS calls in a batch of 10: a tenth
+of the BatchGetItem, of the PutEvents and of the BatchWriteItem.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,8 +61,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from . import aws
 from . import observability as obs
 from .contract import (
-    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, Metric, Pointer, Settings,
-    is_webhook_id, iso_timestamp, put_events_entry_bytes,
+    AWS_LIMITS, EVENT_DETAIL_TYPE, EVENT_SOURCE, METRIC_UNKNOWN_PROVIDER, OUT_OF_TIME, PAYLOAD_ATTRIBUTE,
+    VERIFY_HEADERS_ATTRIBUTE, Metric, Pointer, Settings, is_webhook_id, iso_timestamp, put_events_entry_bytes,
+    record_attributes,
 )
 
 SOURCE = EVENT_SOURCE
@@ -78,8 +90,8 @@ class RecordFailed(Exception):
 class Record:
     """One SQS record: its place in the batch, its FIFO group, its pointer, and what became of it."""
 
-    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "copy_of", "processed_at",
-                 "published", "reason")
+    __slots__ = ("index", "message_id", "group", "receive_count", "pointer", "carried", "stored", "copy_of",
+                 "processed_at", "published", "reason")
 
     def __init__(self, raw: Any, index: int):
         raw = raw if isinstance(raw, Mapping) else {}
@@ -91,6 +103,9 @@ class Record:
         self.group = str(attributes.get("MessageGroupId") or "")
         self.receive_count = _receive_count(attributes.get("ApproximateReceiveCount"))
         self.pointer: Pointer | None = Pointer.from_json(body) if isinstance(body, str) else None
+        self.carried = carried_payload(raw.get("messageAttributes"), self.pointer)
+        # its record as read (low-level); None when it is not written yet: the mark writes it from the pointer
+        self.stored: dict[str, Any] | None = None
         self.copy_of: Record | None = None  # the first record of the same delivery in this batch
         self.processed_at: str | None = None
         self.published = False
@@ -101,12 +116,30 @@ class Record:
         return self.reason is not None
 
     @property
+    def missing(self) -> bool:
+        return self.stored is None
+
+    @property
     def webhook_id(self) -> str:
         return self.pointer.webhook_id if self.pointer else ""
 
     @property
     def provider(self) -> str:
         return self.pointer.provider if self.pointer else METRIC_UNKNOWN_PROVIDER
+
+
+def carried_payload(attributes: Any, pointer: Pointer | None) -> bytes | None:
+    """The payload ingest put in the message (contract.PAYLOAD_ATTRIBUTE, base64 in Lambda's event), or
+    None: absent, not base64, or not the size the pointer says (then S3 is read, as for a large one)."""
+    value = attributes.get(PAYLOAD_ATTRIBUTE) if isinstance(attributes, Mapping) else None
+    encoded = value.get("binaryValue") if isinstance(value, Mapping) else None
+    if not isinstance(encoded, str) or pointer is None:
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if len(data) == pointer.size else None
 
 
 def _receive_count(value: Any) -> int:
@@ -176,32 +209,35 @@ def handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
 
 
 def skip_processed(batch: Batch, run: Invocation) -> list[Record]:
-    """The records still to publish. Already `processed` ones succeed; one whose record is
-    missing (the pointer points at nothing) or unreadable fails."""
+    """The records still to publish. Already `processed` ones succeed. One whose record is not
+    written yet (ingest writes it last) is published, and its mark writes the record from the
+    pointer; a pointer that cannot (from before ingest wrote last) fails, as does an unreadable status."""
     originals = batch.originals()
-    statuses = record_statuses([r.webhook_id for r in originals], run.settings.table_name)
+    stored = read_records([r.webhook_id for r in originals], run.settings.table_name)
     pending = []
     for record in originals:
-        if statuses is None:
+        item = None if stored is None else stored.get(record.webhook_id)
+        if stored is None:
             batch.fail(record, "status_unreadable")
-        elif record.webhook_id not in statuses:
+        elif item is None and not record.pointer.creates_record:
             batch.fail(record, "record_missing")
-        elif statuses[record.webhook_id] == "processed":
+        elif item is not None and (item.get("status") or {}).get("S") == "processed":
             run.metrics.add(Metric.ALREADY_PROCESSED, record.provider)
         else:
+            record.stored = item
             pending.append(record)
     return pending
 
 
-def record_statuses(ids: list[str], table: str) -> dict[str, str] | None:
-    """`{webhook_id: status}` of the records that exist (one BatchGetItem); None if it could not be read."""
+def read_records(ids: list[str], table: str) -> dict[str, dict[str, Any]] | None:
+    """`{webhook_id: record}` of the records that exist, read whole with one consistent BatchGetItem
+    (a record is well under 4 KB: one read unit whatever is projected); None if it could not be read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     if not ids:
         return {}
-    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True,
-                       "ProjectionExpression": "webhook_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
-    found: dict[str, str] = {}
+    request = {table: {"Keys": [{"webhook_id": {"S": i}} for i in ids], "ConsistentRead": True}}
+    found: dict[str, dict[str, Any]] = {}
     for _ in range(3):  # UnprocessedKeys are retried; what is left after that counts as unknown
         try:
             response = aws.client("dynamodb").batch_get_item(RequestItems=request)
@@ -209,7 +245,7 @@ def record_statuses(ids: list[str], table: str) -> dict[str, str] | None:
             obs.log("ERROR", "batch_get_item failed", error=aws.error_code(exc))
             return None
         for item in response.get("Responses", {}).get(table, []):
-            found[item["webhook_id"]["S"]] = item.get("status", {}).get("S", "")
+            found[item["webhook_id"]["S"]] = item
         request = response.get("UnprocessedKeys") or {}
         if not request:
             return found
@@ -242,7 +278,8 @@ def prepare(batch: Batch, record: Record, queued: int, run: Invocation) -> tuple
     if batch.blocked(record):  # never publish past a failure of the same group
         batch.fail(record, BLOCKED)
         return None
-    if not run.deadline.allows(queued + 3):  # its GetObject, the PutEvents, a mark for each entry
+    reads = 0 if record.pointer is None or payload_source(record.pointer, record.carried, run.settings) != "s3" else 1
+    if not run.deadline.allows(reads + 2):  # its GetObject if any, the PutEvents, the BatchWriteItem that marks
         batch.fail(record, OUT_OF_TIME)
         return None
     try:
@@ -273,51 +310,103 @@ def send(batch: Batch, request: "PutEventsRequest", run: Invocation) -> None:
         else:
             batch.fail(record, "put_events_failed")
             run.metrics.add(Metric.PUBLISH_FAILED, record.provider, error)
-    for record in request.items:
-        if record.published and not mark(record, "processed", run, attempts=3):
+    published = [r for r in request.items if r.published]
+    unmarked = mark_processed(published, run)
+    for record in published:
+        if record.webhook_id in unmarked:
             run.metrics.add(Metric.MARK_PROCESSED_FAILED, record.provider)
             obs.log("ERROR", "published but not marked processed", webhook_id=record.webhook_id,
                     provider=record.provider)
 
 
-def mark(record: Record, status: str, run: Invocation, attempts: int = 1) -> bool:
-    """UpdateItem, retried while there is time; True when the record is (now or already) in that state."""
+def mark_processed(records: list[Record], run: Invocation, attempts: int = 3) -> set[str]:
+    """Write each record back whole with status `processed`: one BatchWriteItem for up to 25.
+
+    Unconditional puts are safe here: they only ever write `processed`, a group's messages are
+    processed one batch at a time (FIFO), and the item is the record as read (or, not yet
+    written, as ingest would write it: `processed_item`), so nothing ingest or the CLI keeps is
+    lost. A put that leaves the record's index key and projected attributes as they were writes
+    nothing to the index. https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations
+    Unprocessed items are retried while there is time; the webhook_ids left unmarked are returned.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
+    table = run.settings.table_name
+    requests = [{"PutRequest": {"Item": processed_item(r)}} for r in records]
     for attempt in range(attempts):
-        if attempt and not run.deadline.allows(1):
+        if not requests or (attempt and not run.deadline.allows(1)):
             break
         try:
-            _update(record, status, run.settings.table_name)
-            return True
+            answer = aws.client("dynamodb").batch_write_item(RequestItems={table: requests})
+            requests = (answer.get("UnprocessedItems") or {}).get(table, [])
         except (ClientError, BotoCoreError) as exc:
-            code = aws.error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                return True  # already processed, or there is no record: nothing to do
-            obs.log("WARNING", f"marking {status} failed", webhook_id=record.webhook_id,
-                    provider=record.provider, error=code, attempt=attempt + 1)
-    return False
+            obs.log("WARNING", "marking processed failed", error=aws.error_code(exc), attempt=attempt + 1)
+    return {r["PutRequest"]["Item"]["webhook_id"]["S"] for r in requests}
 
 
-def _update(record: Record, status: str, table: str) -> None:
-    values: dict[str, Any] = {":status": {"S": status}, ":processed": {"S": "processed"},
+def processed_item(record: Record) -> dict[str, Any]:
+    """The record as read (or, not written yet, as ingest writes it) with status `processed`."""
+    pointer = record.pointer
+    item = dict(record.stored) if record.stored is not None else record_attributes(pointer)
+    if record.stored is not None and item.get("status", {}).get("S") == "received":
+        # written by the previous write order, whose attempt may never have stored its object
+        item["s3_key"] = {"S": pointer.s3_key}
+    if pointer.verify_headers is not None and VERIFY_HEADERS_ATTRIBUTE not in item:
+        item[VERIFY_HEADERS_ATTRIBUTE] = {"M": {k: {"S": v} for k, v in pointer.verify_headers.items()}}
+    item.update({"status": {"S": "processed"}, "processed_at": {"S": record.processed_at},
+                 "attempts": {"N": str(record.receive_count)}})
+    return item
+
+
+def mark_failed(record: Record, run: Invocation) -> bool:
+    """On the last receive: the record `failed` (never off `processed`), written whole if it is not
+    yet; True when it is (now or already) past that point."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    values: dict[str, Any] = {":status": {"S": "failed"}, ":processed": {"S": "processed"},
                               ":attempts": {"N": str(record.receive_count)}}
-    expression = "SET #s = :status, attempts = :attempts"
-    if status == "processed":
-        expression += ", processed_at = :at"
-        values[":at"] = {"S": record.processed_at}
-    aws.client("dynamodb").update_item(
-        TableName=table, Key={"webhook_id": {"S": record.webhook_id}}, UpdateExpression=expression,
-        # attribute_exists: an update must never create a record for a pointer to nothing
-        ConditionExpression="attribute_exists(webhook_id) AND #s <> :processed",
-        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
+    names = {"#s": "status"}
+    sets = ["#s = :status", "attempts = :attempts"]
+    # attribute_exists: an update must never create a record for a pointer to nothing
+    condition = "attribute_exists(webhook_id) AND #s <> :processed"
+    if record.missing and record.pointer.creates_record:
+        sets += _create_record(record.pointer, names, values)
+        condition = "attribute_not_exists(webhook_id) OR #s <> :processed"
+    try:
+        aws.client("dynamodb").update_item(
+            TableName=run.settings.table_name, Key={"webhook_id": {"S": record.webhook_id}},
+            UpdateExpression="SET " + ", ".join(sets), ConditionExpression=condition,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return True
+    except (ClientError, BotoCoreError) as exc:
+        code = aws.error_code(exc)
+        if code == "ConditionalCheckFailedException":
+            return True  # already processed, or there is no record: nothing to do
+        obs.log("WARNING", "marking failed failed", webhook_id=record.webhook_id, provider=record.provider, error=code)
+        return False
+
+
+def _create_record(pointer: Pointer, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """SET clauses writing the record's first-write attributes where ingest has not (`if_not_exists`):
+    the same ones ingest's PutItem writes, so the record is the same whichever comes first."""
+    sets = []
+    for i, (name, value) in enumerate(record_attributes(pointer).items()):
+        if name == "webhook_id":
+            continue  # the key
+        names[f"#a{i}"], values[f":a{i}"] = name, value
+        sets.append(f"#a{i} = if_not_exists(#a{i}, :a{i})")
+    return sets
 
 
 # --------------------------------------------------------------------------- step 5: report
 
 
 def report(batch: Batch, run: Invocation) -> list[str]:
-    """The messageIds to report failed, in batch order (a group's first failure comes before its later records)."""
+    """The messageIds to report failed, in batch order (a group's first failure comes before its later records).
+
+    Each failure gets its own log line; the published records share one line per batch (their
+    records say `processed`, and CloudWatch Logs bills every line: docs/cost.md).
+    """
     failures: list[str] = []
     for record in batch.records:
         first = record.copy_of
@@ -328,9 +417,9 @@ def report(batch: Batch, run: Invocation) -> list[str]:
         if record.failed:
             failures.append(record.message_id)
             _failed(record, run)
-        elif record.published:
-            obs.log("INFO", "webhook processed", outcome="processed", webhook_id=record.webhook_id,
-                    provider=record.provider, attempts=record.receive_count)
+    published = [r.webhook_id for r in batch.records if r.published and not r.failed]
+    if published:
+        run.metrics.log("INFO", "webhooks processed", outcome="processed", count=len(published), webhook_ids=published)
     return failures
 
 
@@ -338,7 +427,7 @@ def _failed(record: Record, run: Invocation) -> None:
     run.metrics.add(Metric.FAILED, record.provider, record.reason)
     last = record.receive_count >= run.settings.max_receive_count
     if last and record.pointer is not None and not record.published and record.copy_of is None:
-        mark(record, "failed", run)
+        mark_failed(record, run)
     obs.log("WARNING", "record failed", outcome="failed", webhook_id=record.webhook_id or None,
             provider=record.provider, reason=record.reason, attempts=record.receive_count, to_dlq=last)
 
@@ -351,19 +440,30 @@ def entry_for(record: Record, settings: Settings) -> dict[str, Any]:
     pointer = record.pointer
     if pointer is None:
         raise RecordFailed("malformed_message")
-    fields = _payload_fields(pointer, settings)
+    fields = _payload_fields(pointer, record.carried, settings)
     record.processed_at = _now_iso()
     return event_entry(pointer.as_dict(), record.processed_at, fields, settings.event_bus_name,
                        max_bytes=settings.put_events_max_bytes)
 
 
-def _payload_fields(pointer: Pointer, settings: Settings) -> dict[str, Any]:
-    """`{"payload": ...}` or the claim check, reading S3 only when the payload could be inlined."""
+def payload_source(pointer: Pointer, carried: bytes | None, settings: Settings) -> str:
+    """Where the event's payload comes from: "claim_check" (too big, or size unknown), "message"
+    (carried, or empty), or "s3" (an inline-size payload the message did not carry)."""
+    if pointer.size is None or pointer.size > settings.inline_payload_limit:
+        return "claim_check"
+    return "message" if carried is not None or pointer.size == 0 else "s3"
+
+
+def _payload_fields(pointer: Pointer, carried: bytes | None, settings: Settings) -> dict[str, Any]:
+    """`{"payload": ...}` or the claim check, reading S3 only for an inline-size payload not carried."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     limit = settings.inline_payload_limit
-    if pointer.size is None or pointer.size > limit:
+    source = payload_source(pointer, carried, settings)
+    if source == "claim_check":
         return dict(CLAIM_CHECK)
+    if source == "message":
+        return payload_fields(carried or b"", limit)
     try:
         obj = aws.client("s3").get_object(Bucket=settings.bucket_name, Key=pointer.s3_key)
         data = obj["Body"].read()
@@ -493,7 +593,7 @@ def put_events(entries: list[dict[str, Any]], client: Any = None, deadline: aws.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if deadline is not None and not deadline.allows(1 + len(entries)):
+    if deadline is not None and not deadline.allows(2):  # the PutEvents, and the BatchWriteItem that marks them
         return [OUT_OF_TIME] * len(entries)
     try:
         response = (client or aws.client("events")).put_events(Entries=entries)

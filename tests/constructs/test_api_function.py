@@ -78,7 +78,7 @@ def test_deployment_and_stage_settings(local, prod):
     assert deployment["lifecycle"] == {"create_before_destroy": True}
     assert len(deployment["depends_on"]) == 4
     stage = local.one("aws_api_gateway_stage")
-    assert stage["stage_name"] == "local" and stage["xray_tracing_enabled"] is True
+    assert stage["stage_name"] == "local" and stage["xray_tracing_enabled"] is True  # ([tracing] sample_rate > 0)
     access = json.loads(stage["access_log_settings"]["format"])
     assert access["requestId"] == "$context.requestId"
     assert not any("body" in v.lower() for v in access.values())
@@ -109,6 +109,33 @@ def test_execution_log_group_is_managed_with_retention_before_the_stage(prod):
     assert f"aws_cloudwatch_log_group.{key}" in prod.one("aws_api_gateway_stage")["depends_on"]
 
 
+def test_api_gateway_samples_by_a_rule_for_its_stage_and_only_on_aws(local, prod, config):
+    # On AWS: one X-Ray sampling rule, matched by API Gateway on <api>/<stage> (the default rule would
+    # trace 1 request per second and 5% of the rest: nearly all of them at webhook rates).
+    rule = prod.one("aws_xray_sampling_rule")
+    tracing = config.environment("prod").tracing
+    assert (rule["service_name"], rule["service_type"]) == ("webhooks-prod-api/prod", "AWS::ApiGateway::Stage")
+    assert (rule["fixed_rate"], rule["reservoir_size"]) == (tracing.sample_rate, tracing.reservoir_per_second) == (0.01, 0)
+    assert rule["priority"] < 10000 and len(rule["rule_name"]) <= 32
+    assert all(rule[k] == "*" for k in ("host", "http_method", "url_path", "resource_arn"))
+    # The emulator has no X-Ray sampling rules (and nothing traces there).
+    assert local.resources("aws_xray_sampling_rule") == {}
+
+
+def test_nothing_traced_means_no_stage_tracing_and_no_rule(scratch, synthesize, aws):
+    from constructs_lib.api import Api
+
+    Api(scratch, "a", aws=aws, props=ApiProps(name="n" * 40, stage_name="s", function_name="f",
+                                              function_invoke_arn="arn", xray_sample_rate=0))
+    synth = synthesize(scratch)
+    assert synth.one("aws_api_gateway_stage")["xray_tracing_enabled"] is False
+    assert synth.resources("aws_xray_sampling_rule") == {}
+    Api(scratch, "b", aws=aws, props=ApiProps(name="n" * 40, stage_name="s", function_name="f",
+                                              function_invoke_arn="arn", xray_reservoir_per_second=1))
+    [rule] = synthesize(scratch).resources("aws_xray_sampling_rule").values()
+    assert len(rule["rule_name"]) == 32 and rule["rule_name"].startswith("n" * 23 + "-")
+
+
 def test_lambda_permission_matches_both_routes(local):
     permission = local.one("aws_lambda_permission")
     assert permission["principal"] == "apigateway.amazonaws.com"
@@ -117,12 +144,14 @@ def test_lambda_permission_matches_both_routes(local):
 
 def test_api_validation():
     props = ApiProps(name="", stage_name="bad stage", function_name="f", function_invoke_arn="a",
-                     throttle_burst_limit=-1, throttle_rate_limit=-1)
+                     throttle_burst_limit=-1, throttle_rate_limit=-1, xray_sample_rate=2, xray_reservoir_per_second=-1)
     assert validate_api_props(props) == [
         "name is required",
         "stage_name 'bad stage' must be 1-128 letters, digits, '-' or '_'",
         "throttle_burst_limit must be 0 or more",
         "throttle_rate_limit must be 0 or more",
+        "xray_sample_rate must be from 0 to 1",
+        "xray_reservoir_per_second must be 0 or more",
     ]
 
 
@@ -132,8 +161,11 @@ def test_function_defaults(local, name, handler, timeout):
     fn = local.one("aws_lambda_function", function_name=f"webhooks-local-{name}")
     assert fn["handler"] == handler
     assert (fn["runtime"], fn["memory_size"], fn["timeout"], fn["architectures"]) == ("python3.13", 256, timeout, ["arm64"])
-    assert fn["tracing_config"] == {"mode": "Active"}
-    assert fn["logging_config"] == {"log_format": "JSON", "log_group": f"/aws/lambda/webhooks-local-{name}"}
+    # ingest follows API Gateway's sampling; process is traced only with [tracing] trace_process
+    assert fn["tracing_config"] == {"mode": "PassThrough"}
+    # WARN: no "start" and "report" lines for every invocation (billed log bytes; docs/cost.md)
+    assert fn["logging_config"] == {"log_format": "JSON", "log_group": f"/aws/lambda/webhooks-local-{name}",
+                                    "system_log_level": "WARN"}
     assert fn["depends_on"][0].startswith("aws_cloudwatch_log_group.")  # created before the function
     assert fn["filename"].startswith("assets/") and fn["filename"].endswith(".zip")
     group = local.one("aws_cloudwatch_log_group", name=f"/aws/lambda/webhooks-local-{name}")
@@ -168,7 +200,9 @@ def test_function_environment_follows_design(local):
     sdk = {"AWS_CONNECT_TIMEOUT", "AWS_READ_TIMEOUT", "AWS_MAX_ATTEMPTS"}
     assert ingest.items() >= common.items() and process.items() >= common.items()
     assert set(ingest) - set(common) == sdk | {
-        "QUEUE_URL", "PROVIDERS_FILE", "MAX_BODY_BYTES", "RECORD_TTL_DAYS", "SECRET_REFRESH_SECONDS"}
+        "QUEUE_URL", "PROVIDERS_FILE", "MAX_BODY_BYTES", "RECORD_TTL_DAYS", "SECRET_REFRESH_SECONDS",
+        "INLINE_PAYLOAD_LIMIT"}  # which payloads ride in the queue message
+    assert ingest["INLINE_PAYLOAD_LIMIT"] == process["INLINE_PAYLOAD_LIMIT"]
     assert set(process) - set(common) == sdk | {
         "EVENT_BUS_NAME", "INLINE_PAYLOAD_LIMIT", "MAX_RECEIVE_COUNT", "PUT_EVENTS_MAX_BYTES"}
     # Built, not referenced: the function does not wait ~50 s for the queue chain.
@@ -208,12 +242,12 @@ def test_roles_least_privilege(local):
 
     # Exactly what each handler calls (no dynamodb:GetItem: no handler calls it).
     assert actions("ingest") == sorted([
-        "dynamodb:PutItem", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents",
         "s3:PutObject", "secretsmanager:GetSecretValue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage",
         "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ])
     assert actions("process") == sorted([
-        "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream",
+        "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem", "events:PutEvents", "logs:CreateLogStream",
         "logs:PutLogEvents", "s3:GetObject", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl", "sqs:ReceiveMessage", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
     ])
@@ -226,7 +260,8 @@ def test_function_validation(scratch):
     with pytest.raises(ValidationError) as err:
         Function(scratch, "f", aws=None, props=FunctionProps(
             name="f", handler="nohandler", code=code, memory_size=64, timeout=901, runtime="python3.11",
-            environment={"1BAD": "x"}, reserved_concurrency=0, overrides={"tracing_config": {"mode": "PassThrough"}},
+            environment={"1BAD": "x"}, reserved_concurrency=0, tracing_mode="Off",
+            overrides={"tracing_config": {"mode": "PassThrough"}},
         ))
     assert err.value.problems == [
         "handler 'nohandler' must look like package.module.function",
@@ -235,7 +270,8 @@ def test_function_validation(scratch):
         "runtime 'python3.11' must be python3.12 or newer (Amazon Linux 2023)",
         "environment variable names are invalid: 1BAD",
         "reserved_concurrency must be 1 or more (0 would stop the function)",
-        "tracing_config.mode must stay Active",
+        "tracing_mode must be one of: Active, PassThrough",
+        "tracing_config is set by tracing_mode",
     ]
 
 

@@ -24,7 +24,17 @@ def test_bus_rules_from_config_routes(local, config):
         rule = rules[f"webhooks-local-bus-{route.name}"]
         assert json.loads(rule["event_pattern"]) == route.pattern
         assert json.loads(rule["event_pattern"])["source"] == ["webhook.processor"]
-    assert local.one("aws_cloudwatch_event_archive")["event_source_arn"].endswith(".arn}")
+    # No EventBridge archive unless [archive] eventbridge_archive_days asks for one: the S3 archive is the
+    # durable copy and `webhookctl replay` republishes from it (a second copy would be billed per GB).
+    assert local.resources("aws_cloudwatch_event_archive") == {}
+
+
+def test_an_eventbridge_archive_when_the_config_asks(scratch, synthesize, aws):
+    from constructs_lib.bus import Bus, BusProps
+
+    Bus(scratch, "b", aws=aws, props=BusProps(name="b", archive_retention_days=30))
+    archive = synthesize(scratch).one("aws_cloudwatch_event_archive")
+    assert archive["retention_days"] == 30 and archive["event_source_arn"].endswith(".arn}")
 
 
 def test_logs_target_has_the_resource_policy(local):
@@ -97,9 +107,15 @@ def test_secrets_validation(scratch):
 
 
 ALARMS = {
-    "api-5xx", "storage-error", "internal-error", "status-update-failed", "publish-failed",
+    "api-5xx", "storage-error", "internal-error", "publish-failed",
     "mark-processed-failed", "dlq-not-empty", "queue-age", "targets-dlq-not-empty",
 }
+
+
+def test_no_alarm_on_a_metric_no_handler_emits(prod):
+    # Ingest writes the record last, with status queued: there is no status update to fail any more.
+    assert "webhooks-prod-status-update-failed" not in {
+        a["alarm_name"] for a in prod.resources("aws_cloudwatch_metric_alarm").values()}
 
 
 def test_every_alarm_notifies_the_environments_topic_on_alarm_and_on_ok(prod):
@@ -122,8 +138,7 @@ def test_no_alarm_on_lambda_errors(prod):
 def test_handler_failure_alarms_read_the_handlers_emf_metrics(prod):
     alarms = {a["alarm_name"]: a for a in prod.resources("aws_cloudwatch_metric_alarm").values()}
     settings = Settings.from_env(prod.one("aws_lambda_function", function_name="webhooks-prod-ingest")["environment"]["variables"])
-    for metric in (Metric.STORAGE_ERROR, Metric.INTERNAL_ERROR, Metric.STATUS_UPDATE_FAILED, Metric.PUBLISH_FAILED,
-                   Metric.MARK_PROCESSED_FAILED):
+    for metric in (Metric.STORAGE_ERROR, Metric.INTERNAL_ERROR, Metric.PUBLISH_FAILED, Metric.MARK_PROCESSED_FAILED):
         alarm = alarms[f"webhooks-prod-{metric.replace('_', '-')}"]
         assert (alarm["namespace"], alarm["metric_name"]) == (settings.metrics_namespace, metric)
         assert alarm["dimensions"] == {METRIC_DIMENSION_SERVICE: settings.service_name}

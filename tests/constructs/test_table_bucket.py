@@ -67,8 +67,8 @@ def test_a_customer_managed_key_can_be_chosen(scratch, synthesize, aws):
 def test_table_grants_are_named_for_intent_and_scoped_to_the_table(local):
     table_arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/webhooks-local-records"
     for function, grants in (
-        ("ingest", [["dynamodb:PutItem", "dynamodb:UpdateItem"]]),
-        ("process", [["dynamodb:BatchGetItem"], ["dynamodb:UpdateItem"]]),
+        ("ingest", [["dynamodb:PutItem"]]),  # its record is its last write: nothing to update
+        ("process", [["dynamodb:BatchGetItem"], ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem"]]),
     ):
         statements = [s for s in local.policies_of(function) if any(a.startswith("dynamodb:") for a in s["Action"])]
         assert sorted(s["Action"] for s in statements) == grants
@@ -85,9 +85,24 @@ def test_bucket_defaults(local):
     assert sse["apply_server_side_encryption_by_default"] == {"sse_algorithm": "AES256"}
     pab = local.one("aws_s3_bucket_public_access_block")
     assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"))
-    [rule] = local.one("aws_s3_bucket_lifecycle_configuration")["rule"]
-    assert rule["transition"] == [{"days": 30, "storage_class": "GLACIER"}]
-    assert "expiration" not in rule
+    rules = {r["id"]: r for r in local.one("aws_s3_bucket_lifecycle_configuration")["rule"]}
+    # local keeps objects forever: no expiration, but deleted ones' previous versions go after 7 days
+    assert "expiration" not in rules["expire"]
+    assert rules["expire"]["noncurrent_version_expiration"] == [{"noncurrent_days": 7}]
+    assert rules["delete-markers"]["expiration"] == [{"expired_object_delete_marker": True}]
+    # moto drops a rule's size filter (the provider would wait forever for it): no transition there
+    assert set(rules) == {"expire", "delete-markers"}
+
+
+def test_bucket_transitions_only_what_is_worth_it(prod):
+    lifecycle = prod.one("aws_s3_bucket_lifecycle_configuration")
+    rules = {r["id"]: r for r in lifecycle["rule"]}
+    assert set(rules) == {"expire", "transition", "delete-markers"}
+    # only objects of at least 256 KiB move to Glacier; smaller ones would cost more there
+    assert rules["transition"]["filter"] == [{"object_size_greater_than": 256 * 1024 - 1}]
+    assert rules["transition"]["transition"] == [{"days": 30, "storage_class": "GLACIER"}]
+    assert lifecycle["transition_default_minimum_object_size"] == "all_storage_classes_128K"
+    assert not any("noncurrent_version_transition" in r for r in rules.values())
 
 
 def test_bucket_is_tls_only_on_aws_but_not_on_the_plain_http_emulator(local, prod):
@@ -100,17 +115,30 @@ def test_bucket_is_tls_only_on_aws_but_not_on_the_plain_http_emulator(local, pro
 
 def test_bucket_protected_with_expiry_in_prod(prod):
     assert prod.one("aws_s3_bucket")["force_destroy"] is False
-    [rule] = prod.one("aws_s3_bucket_lifecycle_configuration")["rule"]
-    assert rule["expiration"] == [{"days": 400}]
+    rules = {r["id"]: r for r in prod.one("aws_s3_bucket_lifecycle_configuration")["rule"]}
+    assert rules["expire"]["expiration"] == [{"days": 400}]
+    # the expired object's data (a noncurrent version on this versioned bucket) goes 7 days later
+    assert rules["expire"]["noncurrent_version_expiration"] == [{"noncurrent_days": 7}]
 
 
 def test_bucket_validation(scratch, aws):
     with pytest.raises(ValidationError) as err:
-        Bucket(scratch, "b", props=BucketProps(name="Bad_Name", glacier_after_days=30, expiration_days=10), aws=aws)
+        Bucket(scratch, "b", aws=aws, props=BucketProps(
+            name="Bad_Name", transition_days=30, expiration_days=10, transition_storage_class="STANDARD",
+            transition_min_bytes=-1, noncurrent_days=0))
     assert err.value.problems == [
         "name 'Bad_Name' is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')",
-        "expiration_days 10 must be later than the Glacier transition (30 days)",
+        "transition_storage_class must be one of: GLACIER_IR, GLACIER, DEEP_ARCHIVE",
+        "transition_min_bytes must be 0 or more",
+        "noncurrent_days must be at least 1",
+        "expiration_days 10 must be later than the transition (30 days)",
     ]
+
+
+def test_bucket_without_transition(scratch, synthesize, aws):
+    Bucket(scratch, "b", aws=aws, props=BucketProps(name="archive-b", transition_days=None, expiration_days=40))
+    rules = {r["id"]: r for r in synthesize(scratch).one("aws_s3_bucket_lifecycle_configuration")["rule"]}
+    assert set(rules) == {"expire", "delete-markers"} and rules["expire"]["expiration"] == [{"days": 40}]
 
 
 def test_bucket_grants_scoped_to_objects(local):

@@ -25,10 +25,11 @@ def test_every_call_at_its_worst_fits_in_the_function_timeout(timeout, calls):
 
 
 def test_the_shipped_numbers():
-    # ingest (10 s, 5 calls): one attempt of 1.8 s each, the provider's retry is the outer loop;
-    # process at 30 s, 4 calls: three attempts of ~1.4 s each.
+    # ingest (10 s, 4 calls: a secret read and its 3 storage calls): one attempt of 2.25 s each,
+    # the provider's retry is the outer loop; process at 30 s, 4 calls: three attempts of ~1.4 s each.
+    assert INGEST_SDK_CALLS == 4
     assert sdk_settings(10, INGEST_SDK_CALLS) == {
-        "sdk_connect_timeout_seconds": 0.45, "sdk_read_timeout_seconds": 1.35, "sdk_max_attempts": 1}
+        "sdk_connect_timeout_seconds": 0.56, "sdk_read_timeout_seconds": 1.69, "sdk_max_attempts": 1}
     assert sdk_settings(30, PROCESS_SDK_CALLS) == {
         "sdk_connect_timeout_seconds": 0.35, "sdk_read_timeout_seconds": 1.06, "sdk_max_attempts": 3}
     # The defaults, for a function whose stack wrote none, are the tightest function's.

@@ -40,6 +40,31 @@ def test_pointer_round_trip_and_rejections():
     assert odd == Pointer(webhook_id="w", provider="p", s3_key="k")
 
 
+def test_pointer_carries_what_the_record_holds():
+    full = Pointer(webhook_id="w", provider="p", s3_key="k", delivery_id="d", received_at="2026-12-01T00:00:00.000Z",
+                   size=3, expires_at=1_800_000_000, verify_headers={"stripe-signature": "t=1,v1=é"})
+    assert Pointer.from_json(full.to_json()) == full and full.creates_record
+    # absent rather than null, so a pointer without them stays what it was
+    assert "expires_at" not in Pointer(webhook_id="w", provider="p", s3_key="k").to_json()
+    assert not Pointer(webhook_id="w", provider="p", s3_key="k", delivery_id="d", received_at="r").creates_record
+    bad = Pointer.from_json('{"webhook_id": "w", "provider": "p", "s3_key": "k", "expires_at": -1, '
+                            '"verify_headers": {"a": 1}}')
+    assert (bad.expires_at, bad.verify_headers) == (None, None)
+
+
+def test_the_largest_pointer_leaves_room_under_its_bound():
+    from handlers.contract import AWS_LIMITS, POINTER_FIELD_MAX_CHARS, POINTER_MAX_BYTES, pointer_max_bytes
+
+    longest = "\U0010ffff" * POINTER_FIELD_MAX_CHARS
+    fields_at_their_bound = Pointer(
+        webhook_id="f" * 32, provider="p" * 31, s3_key="k" * 128, delivery_id=longest, event_type=longest,
+        received_at="2000-01-01T00:00:00.000Z", size=10 ** 12, expires_at=10 ** 12)
+    # 10 KB of headers (all API Gateway passes) escaped at their worst (6 bytes per byte) still fit
+    assert len(fields_at_their_bound.to_json()) + 6 * 10 * 1024 < POINTER_MAX_BYTES
+    # and the queue must take the whole message ingest may fill: pointer plus carried payload
+    assert pointer_max_bytes() == AWS_LIMITS.sqs_message_bytes
+
+
 def test_stack_outputs_accept_the_original_names():
     canonical = StackOutputs(api_url="a", table_name="t", bucket_name="b", queue_url="q", dlq_url="d",
                              event_bus_name="e", event_bus_arn="arn", ingest_function_name="i",

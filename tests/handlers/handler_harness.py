@@ -202,10 +202,13 @@ class Pipeline:
 
     # ---- SQS event source mapping
     def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
-        """One receive as Lambda's SQS poller does it, as Lambda event records."""
+        """One receive as Lambda's SQS poller does it, as Lambda event records (message attributes
+        in Lambda's shape, by the local runtime's builder: one home for that shape)."""
+        from local_runtime.sqs_poller import lambda_message_attributes
+
         response = self.sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"],
-            VisibilityTimeout=30,
+            MessageAttributeNames=["All"], VisibilityTimeout=30,
         )
         records = []
         for m in response.get("Messages", []):
@@ -214,7 +217,7 @@ class Pipeline:
                 "receiptHandle": m["ReceiptHandle"],
                 "body": m["Body"],
                 "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
+                "messageAttributes": lambda_message_attributes(m.get("MessageAttributes")),
                 "eventSource": "aws:sqs",
             })
         return records

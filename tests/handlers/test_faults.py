@@ -24,7 +24,7 @@ class Crash(BaseException):
 
 def inject(pipeline, operation: str, kind: str) -> None:
     service = {"GetSecretValue": "secretsmanager", "PutItem": "dynamodb", "PutObject": "s3",
-               "SendMessage": "sqs", "UpdateItem": "dynamodb", "BatchGetItem": "dynamodb",
+               "SendMessage": "sqs", "UpdateItem": "dynamodb", "BatchGetItem": "dynamodb", "BatchWriteItem": "dynamodb",
                "GetObject": "s3", "PutEvents": "events"}[operation]
     fired = []
 
@@ -77,8 +77,14 @@ def assert_exactly_once(pipeline, expected_events: int = 1):
     assert pipeline.queue_depth() == 0
 
 
-INGEST_CALLS = ["GetSecretValue", "PutItem", "PutObject", "SendMessage", "UpdateItem"]
+INGEST_CALLS = ["GetSecretValue", "PutObject", "SendMessage", "PutItem"]
 KINDS = ["error", "connection", "crash_after"]
+
+
+def retry_until_accepted(pipeline) -> tuple[int, dict]:
+    status, reply = post(pipeline, signed_event("stripe", BODY))
+    assert status in (200, 202), reply
+    return status, reply
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -86,16 +92,13 @@ KINDS = ["error", "connection", "crash_after"]
 def test_ingest_call_fails_then_provider_retries(pipeline, operation, kind):
     # GIVEN one AWS call of ingest fails (or the function dies right after it)
     inject(pipeline, operation, kind)
-    # WHEN the provider delivers, and retries until it gets a 2xx
+    # WHEN the provider delivers: every failure is a 5xx (or no answer), never a 2xx ...
     status, first = post(pipeline, signed_event("stripe", BODY))
-    if operation == "UpdateItem" and kind != "crash_after":
-        assert status == 202  # stored and enqueued: bookkeeping only failed
-    else:
-        assert status >= 500, first
-        if status < 504:
-            assert first["error"] in ("storage_unavailable",)
-        status, retry = post(pipeline, signed_event("stripe", BODY))
-        assert status in (200, 202), retry
+    assert status >= 500, first
+    if status < 504:
+        assert first["error"] == "storage_unavailable"
+    # ... and it retries until it gets a 2xx
+    retry_until_accepted(pipeline)
     # AND a later redelivery is a duplicate
     drain(pipeline)
     status, again = post(pipeline, signed_event("stripe", BODY))
@@ -105,7 +108,47 @@ def test_ingest_call_fails_then_provider_retries(pipeline, operation, kind):
     assert_exactly_once(pipeline)
 
 
-PROCESS_CALLS = ["BatchGetItem", "GetObject", "PutEvents", "UpdateItem"]
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("operation", INGEST_CALLS)
+def test_ingest_call_fails_and_the_processor_runs_before_the_retry(pipeline, operation, kind):
+    # GIVEN one AWS call of ingest fails, and the processor drains the queue before the provider retries
+    inject(pipeline, operation, kind)
+    status, first = post(pipeline, signed_event("stripe", BODY))
+    assert status >= 500, first
+    drain(pipeline)
+    # WHEN the provider retries
+    status, retry = retry_until_accepted(pipeline)
+    # THEN it is a duplicate exactly when the first attempt had enqueued the message, whose record
+    # the processor wrote (it publishes and records what reaches it, even before ingest's last write)
+    enqueued = operation == "PutItem" or (operation == "SendMessage" and kind == "crash_after")
+    assert (status, retry.get("duplicate", False)) == ((200, True) if enqueued else (202, False))
+    drain(pipeline)
+    assert_exactly_once(pipeline)
+
+
+def test_the_processor_handles_the_message_before_ingest_writes_the_record(pipeline):
+    # GIVEN the processor runs between ingest's SendMessage and its PutItem (the race)
+    def process_now(model, **_):
+        if model.name == "SendMessage":
+            drain(pipeline)
+
+    aws.client("sqs").meta.events.register("after-call", process_now)
+    # WHEN the webhook is delivered
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    # THEN it is accepted (the record the processor wrote is this attempt's own), published once,
+    # the record is complete (index key, TTL, ids) and processed
+    assert status == 202 and reply["status"] == "queued"
+    item = pipeline.item(reply["webhook_id"])
+    assert item["status"] == "processed" and item["provider_day"].startswith("stripe#")
+    assert item["delivery_id"] == "evt_fault" and int(item["expires_at"]) > 0 and item["event_type"] == "invoice.paid"
+    aws.client("sqs").meta.events.unregister("after-call", process_now)
+    status, again = pipeline.post(signed_event("stripe", BODY))
+    assert status == 200 and again["duplicate"] is True
+    drain(pipeline)
+    assert_exactly_once(pipeline)
+
+
+PROCESS_CALLS = ["BatchGetItem", "PutEvents", "BatchWriteItem"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -126,31 +169,34 @@ def test_process_call_fails_then_sqs_redelivers(pipeline, operation, kind):
         assert_exactly_once(pipeline)
 
 
-def test_concurrent_attempt_already_queued(pipeline):
-    # Two deliveries of the same webhook race: the second finds status `received` and resumes;
-    # the first's UpdateItem then meets a failed condition and still answers 202.
-    from handlers import ingest as ingest_mod
+@pytest.mark.parametrize("kind", KINDS)
+def test_reading_a_payload_the_message_did_not_carry_fails_then_sqs_redelivers(pipeline, kind):
+    # GIVEN an accepted webhook whose message reaches process without its payload (a redrive keeps
+    # only the body): process reads it from S3
+    assert pipeline.post(signed_event("stripe", BODY))[0] == 202
+    real_receive = pipeline.receive
+    pipeline.receive = lambda n=10: [dict(r, messageAttributes={}) for r in real_receive(n)]
+    # WHEN that GetObject fails (or the function dies right after it), and SQS redelivers
+    inject(pipeline, "GetObject", kind)
+    drain(pipeline)
+    # THEN the event is published exactly once, with the payload read from S3
+    assert_exactly_once(pipeline)
 
-    event = signed_event("stripe", BODY)
-    real_store = ingest_mod.store
-    responses = []
 
-    def racing_store(name, provider, request, verified, **kwargs):
-        if not responses:
-            responses.append(None)
-            # the other attempt runs to completion between our SendMessage and UpdateItem
-            def once(model, **_):
-                if model.name == "SendMessage" and len(responses) == 1:
-                    responses.append(None)
-                    responses[1] = pipeline.post(signed_event("stripe", BODY))
-            aws.client("sqs").meta.events.register("after-call", once)
-        return real_store(name, provider, request, verified, **kwargs)
+def test_concurrent_attempt_completes_between_send_and_record(pipeline):
+    # Two deliveries of the same webhook race: the second runs to completion between the first's
+    # SendMessage and PutItem. It finds the object (412: kept), SQS drops its message as a
+    # duplicate, and its PutItem wins: 202. The first's PutItem then finds that record: 200 duplicate.
+    responses: list = []
 
-    ingest_mod.store = racing_store
-    try:
-        status, reply = pipeline.post(event)
-    finally:
-        ingest_mod.store = real_store
-    assert status == 202 and responses[1][0] == 202
+    def second_attempt(model, **_):
+        if model.name == "SendMessage" and not responses:
+            responses.append(None)  # before posting: the second attempt's own SendMessage comes here too
+            responses[0] = pipeline.post(signed_event("stripe", BODY))
+
+    aws.client("sqs").meta.events.register("after-call", second_attempt)
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    aws.client("sqs").meta.events.unregister("after-call", second_attempt)
+    assert responses[0][0] == 202 and (status, reply["duplicate"]) == (200, True)
     drain(pipeline)
     assert_exactly_once(pipeline)

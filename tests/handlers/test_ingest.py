@@ -29,11 +29,14 @@ def test_accepted_records_match_the_design(pipeline):
     head = pipeline.s3.head_object(Bucket=pipeline.bucket, Key=item["s3_key"])
     assert head["Metadata"]["stripe-signature"].startswith("t=")
     assert head["ContentType"] == "application/json"
-    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, AttributeNames=["All"])["Messages"]
+    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, AttributeNames=["All"],
+                                             MessageAttributeNames=["All"])["Messages"]
     assert json.loads(message["Body"]) == {
         "webhook_id": reply["webhook_id"], "provider": "stripe", "delivery_id": "evt_1",
         "event_type": "invoice.paid", "received_at": item["received_at"], "s3_key": item["s3_key"],
-        "size": len(BODY)}
+        "size": len(BODY), "expires_at": int(item["expires_at"])}
+    # the payload rides along (contract.PAYLOAD_ATTRIBUTE): process need not read S3
+    assert message["MessageAttributes"] == {"payload": {"DataType": "Binary", "BinaryValue": BODY.encode()}}
     # ordering_key = payload:data.object.customer in webhookctl.toml
     assert message["Attributes"]["MessageGroupId"] == "stripe:cus_42"
     assert message["Attributes"]["MessageDeduplicationId"] == reply["webhook_id"]
@@ -228,6 +231,18 @@ def test_logs_never_contain_body_signatures_or_secrets(pipeline, capsys):
     assert "total_ms" in request_logs[0]["timings"]
 
 
+def test_a_requests_log_line_rides_in_its_emf_document(pipeline, capsys):
+    # One CloudWatch Logs event per request instead of two (each is billed: docs/cost.md)
+    pipeline.post(signed_event("stripe", BODY))
+    pipeline.post(signed_event("stripe", BODY.replace("evt_1", "evt_x"), secret="wrong"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 2
+    accepted, rejected = lines
+    assert accepted["outcome"] == "accepted" and accepted["accepted"] == 1 and "_aws" in accepted
+    assert accepted["webhook_id"] and "total_ms" in accepted["timings"]
+    assert rejected["outcome"] == "rejected" and rejected["rejected"] == 1 and rejected["reason"] == "invalid_signature"
+
+
 def test_emf_metrics_per_provider_and_reason(pipeline, capsys):
     pipeline.post(signed_event("stripe", BODY))
     pipeline.post(signed_event("stripe", BODY))
@@ -240,7 +255,9 @@ def test_emf_metrics_per_provider_and_reason(pipeline, capsys):
         for metric in directive["Metrics"]:
             key = (metric["Name"], doc["provider"], doc.get("reason"))
             totals[key] = totals.get(key, 0) + doc[metric["Name"]]
-    assert totals[("received", "stripe", None)] == 3
+    # no `received`: nothing reads it (it is accepted + duplicate + rejected + errors), and each
+    # metric that gets data is billed per month
+    assert ("received", "stripe", None) not in totals
     assert totals[("accepted", "stripe", None)] == 1
     assert totals[("duplicate", "stripe", None)] == 1
     assert totals[("rejected", "stripe", "invalid_signature")] == 1
@@ -255,8 +272,9 @@ def test_twilio_query_string_spelled_either_way(pipeline, raw_query):
     assert pipeline.post(event)[0] == 202
 
 
-def test_retry_after_a_partial_attempt_resumes_with_the_first_s3_key(pipeline):
-    # GIVEN an earlier attempt that wrote the record (status received) and then died
+def test_a_record_left_at_received_by_the_previous_write_order_is_resumed(pipeline):
+    # GIVEN a record written by the version that wrote the record first, whose attempt then died
+    # (status received; its object may never have been written)
     wid = signatures.webhook_id("stripe", "evt_1")
     old_key = f"stripe/2020/01/31/{wid}"
     pipeline.ddb.put_item(TableName=pipeline.table, Item={
@@ -265,13 +283,16 @@ def test_retry_after_a_partial_attempt_resumes_with_the_first_s3_key(pipeline):
         "s3_key": {"S": old_key}, "size": {"N": str(len(BODY))}, "attempts": {"N": "0"}})
     # WHEN the provider retries
     status, reply = pipeline.post(signed_event("stripe", BODY))
-    # THEN the delivery completes under the first attempt's key and receipt time
+    # THEN the delivery is accepted: stored and enqueued by this attempt, under its own key
     assert (status, reply) == (202, {"webhook_id": wid, "status": "queued"})
-    assert pipeline.objects() == [old_key]
+    [new_key] = pipeline.objects()
+    assert new_key != old_key
+    # AND processing publishes it once and moves the record on, naming the object the event names
+    pipeline.drain()
+    [event] = pipeline.published()
     item = pipeline.item(wid)
-    assert item["status"] == "queued" and item["received_at"] == "2020-01-31T23:59:59.999Z"
-    [message] = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url)["Messages"]
-    assert json.loads(message["Body"])["s3_key"] == old_key
+    assert item["status"] == "processed" and item["s3_key"] == event["detail"]["s3_key"] == new_key
+    assert item["received_at"] == "2020-01-31T23:59:59.999Z"  # the record's first receipt stays
 
 
 def test_unknown_route_is_404(pipeline):

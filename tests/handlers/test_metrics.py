@@ -63,7 +63,7 @@ def test_one_total_per_service_across_providers_and_reasons(pipeline, capsys):
     pipeline.post(signed_event("stripe", BODY.replace("evt_m", "evt_x"), secret="wrong"))
     pipeline.post(signed_event("github", BODY.replace("evt_m", "evt_y"), secret="wrong"))
     recorded = cloudwatch(emf_documents(capsys.readouterr().out))
-    assert recorded[alarm(Metric.RECEIVED)] == 4
+    assert alarm(Metric.RECEIVED) not in recorded  # billed per month, read by nothing: not emitted
     assert recorded[alarm(Metric.ACCEPTED)] == 2
     assert recorded[alarm(Metric.REJECTED)] == 2
     by_provider = frozenset({(METRIC_DIMENSION_SERVICE, SERVICE), (METRIC_DIMENSION_PROVIDER, "stripe")})
@@ -112,7 +112,7 @@ def test_publish_failed_when_eventbridge_refuses_the_call_or_an_entry(pipeline, 
 
 def test_mark_processed_failed_reaches_the_service_total(pipeline, faults, capsys):
     assert pipeline.post(signed_event("stripe", BODY))[0] == 202
-    faults.fail("UpdateItem", client_error("UpdateItem"), times=3)
+    faults.fail("BatchWriteItem", client_error("BatchWriteItem"), times=3)
     assert pipeline.process_once()[1] == {"batchItemFailures": []}
     recorded = cloudwatch(emf_documents(capsys.readouterr().out))
     assert recorded[alarm(Metric.MARK_PROCESSED_FAILED)] == 1
@@ -129,3 +129,25 @@ def test_settings_name_the_namespace_and_service(pipeline, monkeypatch, capsys):
     settings = Settings.from_env()
     assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == settings.metrics_namespace == "Custom/NS"
     assert doc[METRIC_DIMENSION_SERVICE] == settings.service_name == "svc-x"
+
+
+def test_a_log_line_rides_in_the_only_emf_document_and_stands_alone_beside_several(capsys):
+    one = observability.Metrics()
+    one.add(Metric.PUBLISHED, "stripe")
+    one.log("INFO", "webhooks processed", count=1, provider="forged")
+    one.flush()
+    [doc] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert doc["message"] == "webhooks processed" and doc["published"] == 1
+    assert doc["provider"] == "stripe"  # the metrics' own dimension values win over log fields
+    several = observability.Metrics()
+    several.add(Metric.PUBLISHED, "stripe")
+    several.add(Metric.PUBLISHED, "github")
+    several.log("INFO", "webhooks processed", count=2)
+    several.flush()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [("_aws" in line, line.get("message")) for line in lines] == [
+        (False, "webhooks processed"), (True, None), (True, None)]
+    alone = observability.Metrics()
+    alone.log("INFO", "handshake answered")
+    alone.flush()
+    assert json.loads(capsys.readouterr().out)["message"] == "handshake answered"

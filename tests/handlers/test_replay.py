@@ -80,8 +80,9 @@ def test_replayed_events_are_packed_by_size_and_all_published(pipeline):
                               received=at(29, i)) for i in range(10)]
     records = replay.find_records(pipeline.ddb, pipeline.table, ["acme"], "2026-11-29", "2026-11-30", None, 100)
     outputs = SimpleNamespace(bucket_name=pipeline.bucket, event_bus_name=pipeline.bus)
-    entries = replay.replay_entries(pipeline.s3, outputs, records, 262_144, AWS_LIMITS.put_events_request_bytes,
-                                    "2026-12-01T00:00:00.000Z")
+    entries, frozen = replay.replay_entries(pipeline.s3, outputs, records, 262_144,
+                                            AWS_LIMITS.put_events_request_bytes, "2026-12-01T00:00:00.000Z")
+    assert frozen == []
     events = Calls("events")
     sent = []
     events.client.meta.events.register(
@@ -96,3 +97,90 @@ def test_replayed_events_are_packed_by_size_and_all_published(pipeline):
     details = [e["detail"] for e in pipeline.published()]
     assert sorted(d["webhook_id"] for d in details) == sorted(wid(m) for m in made)
     assert all(d["replayed"] is True and d["payload"] == {"pad": "x" * 60_000} for d in details)
+
+
+# --------------------------------------------------------------------------- payloads in Glacier
+
+
+def test_a_payload_in_glacier_is_left_out_and_named_with_its_restore_command(pipeline):
+    # GIVEN three archived deliveries, the lifecycle having moved the second one's payload to Glacier
+    made = [pipeline.archived(b'{"n": %d}' % i, delivery_id=f"g{i}", provider="acme", received=at(29, i))
+            for i in range(3)]
+    frozen_key = json.loads(made[1]["body"])["s3_key"]
+    pipeline.s3.copy_object(Bucket=pipeline.bucket, Key=frozen_key, StorageClass="GLACIER",
+                            CopySource={"Bucket": pipeline.bucket, "Key": frozen_key})
+    records = replay.find_records(pipeline.ddb, pipeline.table, ["acme"], "2026-11-29", "2026-11-30", None, 100)
+    outputs = SimpleNamespace(bucket_name=pipeline.bucket, event_bus_name=pipeline.bus)
+    # WHEN the replay's events are built
+    entries, frozen = replay.replay_entries(pipeline.s3, outputs, records, 262_144,
+                                            AWS_LIMITS.put_events_request_bytes, "2026-12-01T00:00:00.000Z")
+    # THEN the other two are replayed, and the frozen one is named with how to restore it
+    assert [w for w, _ in entries] == [wid(made[0]), wid(made[2])]
+    [(frozen_id, archived)] = frozen
+    assert frozen_id == wid(made[1]) and (archived.key, archived.storage_class) == (frozen_key, "GLACIER")
+    assert archived.explain() == (
+        f"s3://{pipeline.bucket}/{frozen_key} is in GLACIER: restore it first with `aws s3api restore-object "
+        f"--bucket {pipeline.bucket} --key {frozen_key} --restore-request "
+        "'{\"Days\":7,\"GlacierJobParameters\":{\"Tier\":\"Standard\"}}'` "
+        "(Expedited 1-5 minutes, Standard 3-5 hours, Bulk 5-12 hours), then try again")
+    # AND once restored (moto restores at once), it replays like the others
+    pipeline.s3.restore_object(Bucket=pipeline.bucket, Key=frozen_key, RestoreRequest={"Days": 7})
+    entries, frozen = replay.replay_entries(pipeline.s3, outputs, records, 262_144,
+                                            AWS_LIMITS.put_events_request_bytes, "2026-12-01T00:00:00.000Z")
+    assert len(entries) == 3 and frozen == []
+
+
+def test_a_restore_under_way_says_so():
+    from cli.archive import ArchivedObject, archived_object
+
+    class Head:
+        def head_object(self, Bucket, Key):
+            return {"StorageClass": "DEEP_ARCHIVE", "Restore": 'ongoing-request="true"'}
+
+    archived = archived_object(Head(), "b", "k")
+    assert archived == ArchivedObject("b", "k", "DEEP_ARCHIVE", restoring=True)
+    assert archived.explain() == ("s3://b/k is in DEEP_ARCHIVE; its restore is under way "
+                                  "(Standard within 12 hours, Bulk within 48 hours): try again later")
+
+
+def test_other_read_errors_are_not_mistaken_for_glacier(pipeline):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from cli.archive import read_archived
+
+    with pytest.raises(ClientError) as err:
+        read_archived(pipeline.s3, pipeline.bucket, "no/such/key")
+    assert err.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_replay_publishes_the_rest_and_ends_with_one_error_line(pipeline, monkeypatch, tmp_path):
+    import shutil
+
+    import pytest
+
+    from cli import operations, stack_ops
+    from cli.errors import WebhookctlError
+    from cli.workspace import Workspace
+    from handler_harness import ROOT
+
+    made = [pipeline.archived(b'{"n": %d}' % i, delivery_id=f"r{i}", provider="acme", received=at(29, i))
+            for i in range(2)]
+    frozen_key = json.loads(made[0]["body"])["s3_key"]
+    pipeline.s3.copy_object(Bucket=pipeline.bucket, Key=frozen_key, StorageClass="DEEP_ARCHIVE",
+                            CopySource={"Bucket": pipeline.bucket, "Key": frozen_key})
+    shutil.copy(ROOT / "webhookctl.toml", tmp_path / "webhookctl.toml")
+    ws = Workspace.open(str(tmp_path / "webhookctl.toml"), "local")
+    outputs = SimpleNamespace(table_name=pipeline.table, bucket_name=pipeline.bucket, event_bus_name=pipeline.bus)
+    monkeypatch.setattr(stack_ops, "known_outputs", lambda ws, log: outputs)
+    clients = {"dynamodb": pipeline.ddb, "s3": pipeline.s3, "events": pipeline.events}
+    monkeypatch.setattr(operations, "env_client", lambda ws, service: clients[service])
+    lines: list[str] = []
+    with pytest.raises(WebhookctlError) as err:
+        replay.replay(ws, providers=("acme",), since="2026-11-29", until="2026-11-30", status=None, limit=100,
+                      dry_run=False, log=lines.append)
+    assert str(err.value) == ("1 of 2 deliveries are archived in Glacier and were not replayed: "
+                              "restore them as shown above, then run the same replay again")
+    assert any(line.startswith(f"replay: {wid(made[0])} not replayed: s3://{pipeline.bucket}/{frozen_key} "
+                               "is in DEEP_ARCHIVE: restore it first") for line in lines)
+    assert [e["detail"]["webhook_id"] for e in pipeline.published()] == [wid(made[1])]

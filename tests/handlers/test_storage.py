@@ -112,20 +112,52 @@ def test_headers_too_large_for_a_dynamodb_item_are_a_400_and_store_nothing(pipel
 
 
 def test_a_resumed_attempt_with_overflowing_headers_writes_them_to_the_record(pipeline):
-    # GIVEN an earlier attempt that wrote the record (headers fitted: none in the record) and died
+    # GIVEN a record of the previous write order, left at `received` (headers fitted: none in the record)
     wid = signatures.webhook_id("stripe", "evt_store")
     pipeline.ddb.put_item(TableName=pipeline.table, Item={
         "webhook_id": {"S": wid}, "provider": {"S": "stripe"}, "delivery_id": {"S": "evt_store"},
         "received_at": {"S": "2026-01-31T10:00:00.000Z"}, "status": {"S": "received"},
         "s3_key": {"S": f"stripe/2026/01/31/{wid}"}, "size": {"N": str(len(BODY))}, "attempts": {"N": "0"}})
-    # WHEN the provider retries with a padded signature header
+    # WHEN the provider retries with a padded signature header, and the delivery is processed
     event = signed_event("stripe", BODY)
     padded = event["headers"]["Stripe-Signature"] + ",v0=" + "b" * 3000
     event["headers"]["Stripe-Signature"] = event["multiValueHeaders"]["Stripe-Signature"][0] = padded
     assert pipeline.post(event)[0] == 202
+    pipeline.drain()
     # THEN the object says "in the record", and the record has them
     metadata, item = stored(pipeline, wid)
+    assert metadata == {VERIFY_HEADERS_MARKER: VERIFY_HEADERS_IN_RECORD}
     assert reverify_headers(metadata, item)["stripe-signature"] == padded
+
+
+def test_a_retry_that_finds_the_object_keeps_it_and_its_record_holds_the_retrys_headers(pipeline):
+    # GIVEN an attempt that archived the object with overflowing headers (metadata: "in the record")
+    # and died before the message and the record
+    event = signed_event("stripe", BODY)
+    padded = event["headers"]["Stripe-Signature"] + ",v0=" + "c" * 3000
+    event["headers"]["Stripe-Signature"] = event["multiValueHeaders"]["Stripe-Signature"][0] = padded
+    from handlers import aws as aws_mod
+    from handler_harness import client_error
+
+    def die(model, **_):
+        if model.name == "SendMessage":
+            raise client_error("SendMessage")
+
+    aws_mod.client("sqs").meta.events.register("before-call", die)
+    assert pipeline.post(event)[0] == 503
+    aws_mod.client("sqs").meta.events.unregister("before-call", die)
+    # WHEN the provider retries with ordinary (fitting) headers: S3 keeps the first object (412)
+    retry = signed_event("stripe", BODY)
+    assert pipeline.post(retry)[0] == 202
+    # THEN the record holds the retry's headers, so the object's "in the record" still re-verifies
+    wid = signatures.webhook_id("stripe", "evt_store")
+    metadata, item = stored(pipeline, wid)
+    assert metadata == {VERIFY_HEADERS_MARKER: VERIFY_HEADERS_IN_RECORD}
+    headers = reverify_headers(metadata, item)
+    assert headers["stripe-signature"] == retry["headers"]["Stripe-Signature"]
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=item["s3_key"]["S"])["Body"].read()
+    assert signatures.verify("stripe", body, headers, (SECRETS["stripe"],), {"tolerance_seconds": 300})
+    assert len(pipeline.s3.list_object_versions(Bucket=pipeline.bucket)["Versions"]) == 1  # no second version
 
 
 # --------------------------------------------------------------------------- the provider table file
@@ -190,27 +222,35 @@ class Context:
 
 
 def test_a_step_that_could_not_finish_in_time_answers_503_and_the_retry_resumes(pipeline, faults):
-    # GIVEN time for the record (PutItem), then not enough for one more worst-case call
+    # GIVEN time for the archive (PutObject), then not enough for one more worst-case call
     event = signed_event("stripe", BODY)
     response = ingest.handler(event, Context(9000, 100))
-    # THEN 503 (the provider retries) before PutObject, never a Lambda timeout
+    # THEN 503 (the provider retries) before SendMessage, never a Lambda timeout
     assert response["statusCode"] == 503
-    assert "PutObject" not in faults.calls
-    [item] = pipeline.ddb.scan(TableName=pipeline.table)["Items"]
-    assert item["status"]["S"] == "received"
-    # AND the provider's retry resumes and finishes
-    assert pipeline.post(signed_event("stripe", BODY))[0] == 202
-    assert pipeline.item(item["webhook_id"]["S"])["status"] == "queued"
-    assert pipeline.objects() == [item["s3_key"]["S"]] and pipeline.queue_depth() == 1
+    assert "SendMessage" not in faults.calls and "PutItem" not in faults.calls
+    [key] = pipeline.objects()
+    assert pipeline.queue_depth() == 0 and pipeline.ddb.scan(TableName=pipeline.table)["Count"] == 0
+    # AND the provider's retry finishes, keeping the archived object
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    assert status == 202
+    assert pipeline.item(reply["webhook_id"])["status"] == "queued"
+    assert pipeline.objects() == [key] and pipeline.queue_depth() == 1
 
 
-def test_no_time_left_for_the_status_update_still_answers_202(pipeline, faults):
-    # put_item, put_object, send_message have time; the final UpdateItem does not
-    response = ingest.handler(signed_event("stripe", BODY), Context(9000, 9000, 9000, 100))
-    assert response["statusCode"] == 202
-    assert faults.calls.count("UpdateItem") == 0
-    assert [i["status"]["S"] for i in pipeline.ddb.scan(TableName=pipeline.table)["Items"]] == ["received"]
-    assert pipeline.queue_depth() == 1
+def test_no_time_left_for_the_record_answers_503_and_the_processor_records_the_delivery(pipeline, faults):
+    # GIVEN time for PutObject and SendMessage, not for the PutItem
+    response = ingest.handler(signed_event("stripe", BODY), Context(9000, 9000, 100))
+    # THEN 503: a 202 means the record exists, and it does not yet
+    assert response["statusCode"] == 503 and faults.calls.count("PutItem") == 0
+    assert pipeline.ddb.scan(TableName=pipeline.table)["Count"] == 0 and pipeline.queue_depth() == 1
+    # AND the enqueued message is processed all the same, its record written from the pointer
+    pipeline.drain()
+    [event] = pipeline.published()
+    item = pipeline.item(event["detail"]["webhook_id"])
+    assert item["status"] == "processed" and item["provider_day"].startswith("stripe#")
+    # AND the provider's retry is then a duplicate
+    status, reply = pipeline.post(signed_event("stripe", BODY))
+    assert (status, reply["duplicate"]) == (200, True)
 
 
 # --------------------------------------------------------------------------- ordering key

@@ -80,7 +80,7 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
     process = lam.get_function_configuration(FunctionName=outputs["processing_function_name"])
     assert process["Environment"]["Variables"]["EVENT_BUS_NAME"] == outputs["event_bus_name"]
     assert (process["Handler"], process["Architectures"], process["TracingConfig"]["Mode"]) == (
-        "handlers.process.handler", ["arm64"], "Active")
+        "handlers.process.handler", ["arm64"], "PassThrough")  # [tracing] trace_process = false
     [mapping] = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
                  if m["FunctionArn"].endswith(f":function:{outputs['processing_function_name']}")]
     assert mapping["State"] == "Disabled"  # moto must not consume: the local runtime does
