@@ -61,9 +61,11 @@ class Design:
     event_envelope_bytes: int = 320  # source, detail-type and the detail besides the payload
     record_bytes: int = 300  # the DynamoDB item as DynamoDB sizes it (names and values)
     index_item_bytes: int = 150
-    # Alarms the stack makes besides one per route (constructs_lib.monitoring): API 5XX, the four
-    # handler failure metrics, DLQ not empty, oldest message age.
-    stack_alarms: int = 7
+    # Alarms the stack makes (constructs_lib.monitoring): API 5XX, the four handler failure metrics,
+    # DLQ not empty, oldest message age, the targets' DLQ not empty; and per route, one for each of
+    # its rule's failure metrics (failed, dead-lettered, lost: monitoring.RULE_FAILURES).
+    stack_alarms: int = 8
+    alarms_per_route: int = 3
     # Metrics every active provider feeds each month (accepted, published), each under the [service]
     # and [service, provider] dimension sets: the [service] ones once for all providers.
     provider_metrics: int = 2
@@ -343,11 +345,16 @@ SECRET_READS_PER_PROVIDER = SECONDS_PER_MONTH / 300
 
 def fixed_items(config: Any, prices: Prices, design: Design) -> list[Item]:
     providers = len(config.providers)
-    alarms = design.stack_alarms + len(config.routes)
+    alarms = design.stack_alarms + design.alarms_per_route * len(config.routes)
+    # An http route's connection keeps its credentials in a Secrets Manager secret EventBridge
+    # creates and bills: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html
+    connections = sum(1 for route in config.routes if target_type(route.target) == "http")
     metrics = design.provider_metrics * (providers + 1)
     reads = providers * SECRET_READS_PER_PROVIDER
     return [
         Item("fixed", "Secrets Manager", "one secret per provider", providers, "secrets", providers * prices.secret_month),
+        *([Item("fixed", "Secrets Manager", "one secret per http route's connection", connections, "secrets",
+                connections * prices.secret_month)] if connections else []),
         Item("fixed", "Secrets Manager", "secret reads (cache refresh)", reads, "calls",
              reads / 10_000 * prices.secrets_api_per_10k),
         Item("fixed", "CloudWatch", "alarms", alarms, "alarms", alarms * prices.alarm_month),

@@ -96,7 +96,7 @@ def test_config_a_two_million_10_kb_payloads_batches_of_five():
         + n * (300 + 150 + 200) / GiB * (90 / 30.4375) * (0.25 + 0.20)  # records + index, TTL 90 days, PITR
         + ((n * (620 + LOG) + n * 40 + batches * (390 + LOG)) + n * (380 + LOG)) / GiB * (7 / 30.4375) * 0.03
     )
-    fixed = 0.40 + S / 300 / 10_000 * 0.05 + 7 * 0.10 + 3.00 + 2 * 2 * 0.30 + 5 * 3 * 60 * 24 * 30.4375 * 0.50 / 1e6
+    fixed = 0.40 + S / 300 / 10_000 * 0.05 + 8 * 0.10 + 3.00 + 2 * 2 * 0.30 + 5 * 3 * 60 * 24 * 30.4375 * 0.50 / 1e6
     assert est.total("usage") == pytest.approx(usage, rel=1e-9)
     assert est.total("storage") == pytest.approx(storage, rel=1e-9)
     assert est.total("fixed") == pytest.approx(fixed, rel=1e-9)
@@ -132,7 +132,7 @@ def test_config_b_routes_glacier_tracing_process_200_kb_payloads_one_record_per_
         + n * 650 / GiB * (90 / 30.4375) * (0.25 + 0.20)
         + logs_gb * (7 / 30.4375) * 0.03
     )
-    fixed = 2 * 0.40 + 2 * S / 300 / 10_000 * 0.05 + 10 * 0.10 + 3.00 + 2 * 3 * 0.30 + 5 * 3 * 60 * 24 * 30.4375 * 0.5 / 1e6
+    fixed = 2 * 0.40 + 2 * S / 300 / 10_000 * 0.05 + (8 + 3 * 3) * 0.10 + 3.00 + 2 * 3 * 0.30 + 5 * 3 * 60 * 24 * 30.4375 * 0.5 / 1e6
     assert est.total("usage") == pytest.approx(usage, rel=1e-9)
     assert est.total("storage") == pytest.approx(storage, rel=1e-9)
     assert est.total("fixed") == pytest.approx(fixed, rel=1e-9)

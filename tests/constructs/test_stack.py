@@ -114,3 +114,15 @@ def test_emulated_environment_with_an_s3_backend_points_the_backend_at_the_emula
     assert backend["use_path_style"] is True and backend["use_lockfile"] is True and backend["encrypt"] is True
     assert backend["skip_credentials_validation"] is True and backend["skip_requesting_account_id"] is True
     assert (backend["access_key"], backend["secret_key"]) == ("testing", "testing")
+
+
+def test_the_cost_model_counts_the_alarms_and_secrets_the_stack_makes(prod, config):
+    """`webhookctl cost` prices what the stack really makes: the same alarms, the same secrets."""
+    from cli import cost
+    from cli.prices import US_EAST_1
+
+    fixed = {i.item: i.quantity for i in cost.fixed_items(config, US_EAST_1, cost.DESIGN)}
+    assert fixed["alarms"] == len(prod.resources("aws_cloudwatch_metric_alarm"))
+    secrets = fixed["one secret per provider"] + fixed.get("one secret per http route's connection", 0)
+    assert secrets == len(prod.resources("aws_secretsmanager_secret")) + len(
+        prod.resources("aws_cloudwatch_event_connection"))
