@@ -262,7 +262,7 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     from local_runtime.api_gateway import ApiGatewayServer
     from local_runtime.function_env import (
         applied_environment, for_function, function_environment, get_function_config, load_handler,
-        merge_environments, providers_environment,
+        merge_environments, on_emulator, providers_environment,
     )
     from local_runtime.sqs_poller import SqsPoller
 
@@ -271,8 +271,8 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     ws = session.ws
     endpoint, region = ws.env.emulator_endpoint, ws.env.region
     outputs = known_outputs(ws, session.log)
-    ingest_cfg = get_function_config(endpoint, outputs.ingest_function_name, region)
-    process_cfg = get_function_config(endpoint, outputs.process_function_name, region)
+    ingest_cfg = on_emulator(get_function_config(endpoint, outputs.ingest_function_name, region))
+    process_cfg = on_emulator(get_function_config(endpoint, outputs.process_function_name, region))
     ingest_env = function_environment(endpoint, ingest_cfg, region)
     process_env = function_environment(endpoint, process_cfg, region)
     # The deployed zip's provider table, as a file ingest reads (PROVIDERS_FILE).

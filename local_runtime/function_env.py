@@ -97,6 +97,27 @@ def _lambda_client(endpoint: str, region: str):
     )
 
 
+# The emulator is one Python process: under a load it answers in hundreds of milliseconds, even
+# seconds, where AWS answers in milliseconds. The deployed function's timeout and its SDK timeouts
+# are sized for AWS (contract.sdk_settings). In-process, both are stretched by the same factor, so
+# the handlers' time budget keeps its proportions and a slow emulator never turns into an SDK
+# retry (a retried PutEvents whose first call had succeeded publishes the event twice).
+EMULATOR_TIME_FACTOR = 10
+_SDK_TIMEOUT_KEYS = (Settings.variable("sdk_connect_timeout_seconds"), Settings.variable("sdk_read_timeout_seconds"))
+
+
+def on_emulator(function: "FunctionConfig", factor: int = EMULATOR_TIME_FACTOR) -> "FunctionConfig":
+    """The deployed function's configuration with its timeouts stretched for the emulator."""
+    variables = dict(function.variables)
+    for key in _SDK_TIMEOUT_KEYS:
+        if key in variables:
+            try:
+                variables[key] = f"{float(variables[key]) * factor:g}"
+            except ValueError:
+                pass  # the handler keeps its default, as on Lambda
+    return dataclasses.replace(function, timeout_s=function.timeout_s * factor, variables=variables)
+
+
 def get_function_config(
     endpoint: str, function_name: str, region: str = DEFAULT_REGION, *, client: Any = None
 ) -> FunctionConfig:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from local_runtime.emulator import EMULATOR_CREDENTIALS
-from local_runtime.function_env import (EnvironmentConflict, FunctionConfig, for_function, LambdaContext, applied_environment,
+from local_runtime.function_env import (EnvironmentConflict, FunctionConfig, for_function, on_emulator, LambdaContext, applied_environment,
                                         function_environment, get_function_config, load_handler,
                                         merge_environments, providers_environment)
 
@@ -180,3 +180,19 @@ def test_a_zip_without_the_table_leaves_providers_in_the_environment(tmp_path):
     data = _zip({"handlers/ingest.py": b""})
     (tmp_path / f"handlers-{hashlib.sha256(data).hexdigest()[:16]}.zip").write_bytes(data)
     assert providers_environment(_deployed(data), tmp_path, tmp_path / "out") == {}
+
+
+def test_on_the_emulator_the_time_budget_keeps_its_proportions():
+    """The emulator is slower than AWS: the function's timeout and its SDK timeouts stretch together."""
+    from handlers.contract import Settings, sdk_call_seconds
+
+    deployed = FunctionConfig(name="p", arn="arn", handler="h", timeout_s=30,
+                              variables={"AWS_CONNECT_TIMEOUT": "0.35", "AWS_READ_TIMEOUT": "1.06",
+                                         "AWS_MAX_ATTEMPTS": "3", "TABLE_NAME": "t"})
+    local = on_emulator(deployed, factor=10)
+    assert local.timeout_s == 300 and local.variables["TABLE_NAME"] == "t"
+    assert (local.variables["AWS_CONNECT_TIMEOUT"], local.variables["AWS_READ_TIMEOUT"]) == ("3.5", "10.6")
+    assert local.variables["AWS_MAX_ATTEMPTS"] == "3"  # the same retries, each with room to answer
+    here, there = Settings.from_env(local.variables), Settings.from_env(deployed.variables)
+    worst = lambda s: sdk_call_seconds(s.sdk_connect_timeout_seconds, s.sdk_read_timeout_seconds, s.sdk_max_attempts)
+    assert worst(here) <= local.timeout_s and worst(there) <= deployed.timeout_s
