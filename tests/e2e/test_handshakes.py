@@ -19,7 +19,8 @@ import pytest
 
 from handlers.schemes import sign
 from local_runtime.emulator import free_port
-from test_dev import Dev
+from config import load
+from test_dev import Dev, cli
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -186,9 +187,54 @@ def test_methods_beyond_the_handshakes_are_405(runtime):
     assert http(runtime, "stripe", method="GET")[0] == 405
 
 
-def test_handshakes_stored_and_enqueued_nothing(aws, runtime):
-    # runs last in the module: every handshake above went through ingest
-    tables = aws("dynamodb").list_tables()["TableNames"]
-    assert all(aws("dynamodb").scan(TableName=t)["Count"] == 0 for t in tables if t.endswith("-webhooks"))
+def test_slack_url_verification_gets_its_challenge(aws, runtime):
+    """Slack connects an app only once its signed url_verification gets the challenge back."""
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": challenge, "type": "url_verification"})
+    status, headers, answer = signed(aws, runtime, "slack", "slack", body.encode())
+    assert status == 200 and json.loads(answer) == {"challenge": challenge}
+    tampered = signed(aws, runtime, "slack", "slack", body.encode(), secret="not-the-secret")
+    assert tampered[0] == 401 and challenge.encode() not in tampered[2]
+
+
+def test_handshakes_stored_and_enqueued_nothing(aws, runtime, project):
+    # runs after every handshake above (each went through ingest), before the deliveries below
+    assert aws("dynamodb").scan(TableName=outputs(project)["table_name"], Select="COUNT")["Count"] == 0
     attributes = aws("sqs").get_queue_attributes(QueueUrl=runtime["queue_url"], AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_latin1_form_body_is_accepted_and_archived_byte_for_byte(aws, runtime, project):
+    """Not every provider posts UTF-8: the signature is over the exact bytes, and so is the archive."""
+    body = "name=Jos\xe9&city=M\xfcnchen&amount=12%2C50".encode("latin-1")
+    acme = load(project / "webhookctl.toml").providers["acme"]
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1",
+               **sign("hmac-sha256", body, secret_of(aws, "acme")[0], dict(acme.options), delivery_id="latin1-1")}
+    status, _, answer = http(runtime, "acme", body=body, headers=headers)
+    assert status == 202, answer
+    record = _record(aws, project, json.loads(answer)["webhook_id"])
+    archived = aws("s3").get_object(Bucket=outputs(project)["bucket_name"], Key=record["s3_key"]["S"])["Body"].read()
+    assert archived == body
+
+
+def test_a_secret_with_inner_spaces_can_be_set_and_verifies(aws, runtime, project):
+    """GitHub lets users choose their secret, spaces included: `secrets set` keeps it exactly."""
+    secret = "correct horse  battery staple"
+    assert cli(project, "secrets", "set", "github", input=secret + "\n").returncode == 0
+    assert secret_of(aws, "github")[0] == secret
+    body = b'{"zen": "Keep it logically awesome."}'
+    status, _, answer = http(runtime, "github", body=body, headers={
+        "Content-Type": "application/json", **sign("github", body, secret, delivery_id="spaces-1")})
+    assert status == 202, answer
+    wrong = http(runtime, "github", body=body, headers={
+        "Content-Type": "application/json", **sign("github", body, "correct horse battery staple", delivery_id="spaces-2")})
+    assert wrong[0] == 401  # the spaces are part of the secret, not trimmed or collapsed
+
+
+def outputs(project) -> dict:
+    return json.loads((project / ".webhookctl" / "outputs-local.json").read_text())
+
+
+def _record(aws, project, webhook_id: str) -> dict:
+    table = outputs(project)["table_name"]
+    return aws("dynamodb").get_item(TableName=table, Key={"webhook_id": {"S": webhook_id}}, ConsistentRead=True)["Item"]
