@@ -10,7 +10,6 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -23,7 +22,7 @@ from cdktf_cdktf_provider_aws.lambda_event_source_mapping import LambdaEventSour
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from constructs import Construct
 
-from handlers.contract import AWS_LIMITS
+from handlers.contract import AWS_LIMITS, lambda_environment_bytes
 
 from .defaults import FUNCTION_DEFAULTS, LOG_RETENTION_IN_DAYS, checkov_skip, emulator_lifecycle, merge, raise_if
 from .logs import log_group
@@ -84,14 +83,10 @@ class FunctionProps:
 
 
 def environment_bytes(environment: Mapping[str, str]) -> int:
-    """The size Lambda measures against its 4 KB: the variables as one JSON object, UTF-8.
-
-    Lambda's error for an oversized environment quotes the "String measured", and that
-    string is the variables' JSON object. An unresolved value (a token standing for the
-    account id) counts as written: longer than what it stands for, so the check errs safe.
-    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-    """
-    return len(json.dumps(dict(environment), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    """The size Lambda measures against its 4 KB (contract.lambda_environment_bytes). An unresolved
+    value (a token standing for the account id) counts as written: longer than what it stands for,
+    so the check errs safe."""
+    return lambda_environment_bytes(environment)
 
 
 def validate_function_props(props: FunctionProps) -> list[str]:

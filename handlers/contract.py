@@ -217,6 +217,15 @@ def put_events_entry_bytes(entry: Mapping[str, Any]) -> int:
     return size + sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or ())
 
 
+def lambda_environment_bytes(variables: Mapping[str, str] | None) -> int:
+    """What Lambda measures against its 4 KB: the variables as one JSON object, UTF-8 (its error
+    for an oversized environment quotes that "String measured").
+
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    """
+    return len(json.dumps(dict(variables or {}), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
 def s3_user_metadata_bytes(metadata: Mapping[str, str]) -> int:
     """S3 user metadata's size: "the sum of the number of bytes in the UTF-8 encoding of each key and value".
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from handlers.contract import AWS_LIMITS
+from handlers.contract import AWS_LIMITS, lambda_environment_bytes, put_events_entry_bytes, s3_user_metadata_bytes, sqs_message_bytes
 
 MOTO_VERSION = "5.2.1"
 
@@ -273,46 +273,24 @@ def _install_idempotent_create_function() -> None:
 # Sizes as AWS measures them; each function names its source.
 
 
+# The sizes themselves are the contract's (the handlers size their requests by the same rules).
+
+
 def put_events_size(entries: list[Mapping[str, Any]]) -> int:
-    """The entry size EventBridge counts: Time 14 bytes if set, then Source, DetailType, Detail and
-    each Resource in UTF-8. https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html"""
-    total = 0
-    for entry in entries:
-        total += 14 if entry.get("Time") is not None else 0
-        for key in ("Source", "DetailType", "Detail"):
-            total += len(str(entry.get(key) or "").encode("utf-8"))
-        total += sum(len(str(r).encode("utf-8")) for r in entry.get("Resources") or [])
-    return total
+    """A PutEvents request's total entry size (contract.put_events_entry_bytes of each entry)."""
+    return sum(put_events_entry_bytes(entry) for entry in entries)
 
 
-def sqs_message_size(body: str, attributes: Mapping[str, Mapping[str, Any]] | None) -> int:
-    """Body plus each attribute's name, type and value, in bytes: "the message attribute name, type, and
-    value are all included in the message size restrictions".
-    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html"""
-    size = len(body.encode("utf-8"))
-    for name, attr in (attributes or {}).items():
-        size += len(name.encode("utf-8")) + len(str(attr.get("DataType", "")).encode("utf-8"))
-        for key in ("StringValue", "BinaryValue"):
-            value = attr.get(key)
-            if value is not None:
-                size += len(value) if isinstance(value, bytes) else len(str(value).encode("utf-8"))
-    return size
-
-
-def s3_metadata_size(metadata: Mapping[str, str]) -> int:
-    """User-defined metadata: the UTF-8 bytes of each key (after `x-amz-meta-`) and value.
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#UserMetadata"""
-    size = 0
-    for key, value in metadata.items():
-        if key.lower().startswith("x-amz-meta-"):
-            size += len(key[len("x-amz-meta-"):].encode("utf-8")) + len(str(value).encode("utf-8"))
-    return size
+def s3_metadata_size(headers: Mapping[str, str]) -> int:
+    """The user metadata of a request's `x-amz-meta-*` headers, counted as S3 counts it
+    (contract.s3_user_metadata_bytes: keys without the prefix, and values, in UTF-8)."""
+    prefix = "x-amz-meta-"
+    return s3_user_metadata_bytes({k[len(prefix):]: str(v) for k, v in headers.items() if k.lower().startswith(prefix)})
 
 
 def lambda_environment_size(variables: Mapping[str, str] | None) -> int:
-    """What Lambda measures against its 4 KB: the variables as one JSON string (its error message
-    prints that "String measured"). https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html"""
-    return len(json.dumps(dict(variables or {}), separators=(",", ":")).encode("utf-8"))
+    """What Lambda measures against its 4 KB (contract.lambda_environment_bytes)."""
+    return lambda_environment_bytes(variables)
 
 
 def install_strict_limits() -> None:
@@ -360,7 +338,7 @@ def _strict_sqs() -> None:
     def wrap_send(original):  # type: ignore[no-untyped-def]
         def send_message(self, queue_name, message_body, message_attributes=None, *args, **kwargs):  # type: ignore[no-untyped-def]
             limit = int(self.get_queue(queue_name).maximum_message_size)  # as the queue is configured
-            if sqs_message_size(message_body, message_attributes) > limit:
+            if sqs_message_bytes(message_body, message_attributes) > limit:
                 raise InvalidParameterValue(
                     f"One or more parameters are invalid. Reason: Message must be shorter than {limit} bytes.")
             return original(self, queue_name, message_body, message_attributes, *args, **kwargs)
@@ -368,7 +346,7 @@ def _strict_sqs() -> None:
 
     def wrap_batch(original):  # type: ignore[no-untyped-def]
         def send_message_batch(self, queue_name, entries):  # type: ignore[no-untyped-def]
-            total = sum(sqs_message_size(e["MessageBody"], e.get("MessageAttributes")) for e in entries.values())
+            total = sum(sqs_message_bytes(e["MessageBody"], e.get("MessageAttributes")) for e in entries.values())
             if total > AWS_LIMITS.sqs_message_bytes:  # "the total of all messages in a batch" has the same cap
                 raise BatchRequestTooLong(total)
             return original(self, queue_name, entries)

@@ -15,11 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from handlers.contract import AWS_LIMITS
+from handlers.contract import AWS_LIMITS, sqs_message_bytes
 from local_runtime import moto_patches
 from local_runtime.moto_patches import (
     MotoVersionMismatch, check_moto_version, lambda_environment_size, put_events_size, s3_metadata_size,
-    sqs_message_size, strict_limits,
+    strict_limits,
 )
 
 REGION = "us-east-1"
@@ -76,7 +76,7 @@ def test_sqs_message_over_the_queue_s_maximum_is_refused():
     # body within the limit, attributes past it: SQS counts both
     attrs = {"MessageAttributes": {"trace": {"DataType": "String", "StringValue": "y" * 100}}}
     assert both_ways(setup, send("x" * 1000, attrs)) == ("accepted", "InvalidParameterValue")
-    assert sqs_message_size("x" * 1000, attrs["MessageAttributes"]) == 1000 + 5 + 6 + 100
+    assert sqs_message_bytes("x" * 1000, attrs["MessageAttributes"]) == 1000 + 5 + 6 + 100
 
 
 def test_s3_user_metadata_over_2_kb_is_refused_and_nothing_is_stored():
