@@ -31,7 +31,10 @@ def terminal_width(stream: TextIO | None = None, default: int = 100) -> int:
         return max(MIN_WIDTH, int(os.environ["COLUMNS"]))
     if not _isatty(stream):
         return default
-    return max(MIN_WIDTH, shutil.get_terminal_size((default, 24)).columns)
+    try:  # this stream's terminal: stderr's when stdout is piped (`webhookctl deploy --json | jq`)
+        return max(MIN_WIDTH, os.get_terminal_size(stream.fileno()).columns or default)
+    except (AttributeError, OSError, ValueError):
+        return max(MIN_WIDTH, shutil.get_terminal_size((default, 24)).columns)
 
 
 def use_color(stream: TextIO | None = None) -> bool:

@@ -168,11 +168,13 @@ def _changed_attributes(change: dict[str, Any]) -> tuple[str, ...]:
 
 def render(summary: PlanSummary, *, markdown: bool = False, stream=None) -> str:
     """The summary for people: the headline, the counts as a short table, the named changes and why."""
-    from .output import Column, markdown_table, table
+    from .output import Column, _isatty, markdown_table, table
 
     if not summary.changes:
         return summary.headline()
-    show = markdown_table if markdown else (lambda rows, cols: table(rows, cols, stream=stream))
+    # On a terminal the tables fit its width; in a file or a CI log nothing is clipped: the names matter.
+    width = None if stream is not None and _isatty(stream) else 10_000
+    show = markdown_table if markdown else (lambda rows, cols: table(rows, cols, width=width, stream=stream))
     counts = [Column("add", align="right", color=lambda v: "green" if v else None),
               Column("change", align="right", color=lambda v: "yellow" if v else None),
               Column("destroy", align="right", color=lambda v: "red" if v else None),

@@ -209,8 +209,12 @@ class Tracker:
         self._waiting_for_reason.clear()
         if self.operation == "plan":
             return
+        total = self.total
+        if outcome == "ok" and self.changes.get("operation") in ("apply", "destroy"):
+            # What Terraform did: a planned update whose values, once known, equal the old ones is skipped.
+            total = sum(self.changes.get(k, 0) for k in ("add", "change", "remove"))
         self.emit({"event": "summary", "operation": self.operation, "ok": outcome == "ok",
-                   "interrupted": outcome == "interrupted", "done": self.done, "total": self.total,
+                   "interrupted": outcome == "interrupted", "done": self.done, "total": total, "planned": self.total,
                    "failed": len(self.failed), "add": self.changes.get("add", 0),
                    "change": self.changes.get("change", 0), "destroy": self.changes.get("remove", 0),
                    "seconds": round(self.clock() - self.started, 1)})
@@ -262,12 +266,16 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
-def _final(operation: str, outcome: str, done: int, total: int, failed: int, refreshed: int, elapsed: float) -> str:
+def _final(operation: str, outcome: str, done: int, total: int, failed: int, refreshed: int, elapsed: float,
+           planned: int | None = None) -> str:
     word = {"ok": "done", "failed": "FAILED", "interrupted": "interrupted"}[outcome]
     if operation == "plan":
         return f"plan: {word} in {_seconds(elapsed)}" + (f" ({refreshed} resources read)" if refreshed else "")
+    skipped = (planned or total) - total
     return (f"{operation}: {done}/{total} resources {word} in {_seconds(elapsed)}"
-            + (f", {failed} failed" if failed else ""))
+            + (f", {failed} failed" if failed else "")
+            + (f" ({skipped} planned update{'s' if skipped > 1 else ''} needed no change once the new values were "
+               "known)" if skipped > 0 else ""))
 
 
 class LineView(View):
@@ -280,14 +288,16 @@ class LineView(View):
     def begin(self, operation: str) -> None:
         self.operation, self.started, self.failed, self.done, self.total, self.refreshed = (
             operation, time.monotonic(), 0, 0, 0, 0)
+        self.planned: int | None = None
 
     def event(self, event: Event) -> None:
         kind = event["event"]
         if kind == "refreshed":
             self.refreshed = event["count"]
             return
-        if kind in ("start", "done", "failed"):
+        if kind in ("start", "done", "failed", "summary"):
             self.done, self.total = event["done"], event["total"]
+            self.planned = event.get("planned", self.planned)
         count = f"[{event.get('done', 0):>{len(str(event.get('total', 0)))}}/{event.get('total', 0)}]"
         if kind == "start" and "wait" in event:
             self._write(f"{count} {event['message']} {event['wait']['why']}\n")
@@ -301,7 +311,7 @@ class LineView(View):
 
     def end(self, outcome: str) -> None:
         self._write(_final(self.operation, outcome, self.done, self.total, self.failed, self.refreshed,
-                           time.monotonic() - self.started) + "\n")
+                           time.monotonic() - self.started, self.planned) + "\n")
 
 
 class TerminalView(View):
@@ -323,6 +333,7 @@ class TerminalView(View):
     def _reset(self, operation: str) -> None:
         self.operation, self.started = operation, self.clock()
         self.done = self.total = self.failed = self.refreshed = 0
+        self.planned: int | None = None
         self.running: dict[str, tuple[Event, float]] = {}
 
     def begin(self, operation: str) -> None:
@@ -347,14 +358,16 @@ class TerminalView(View):
                 self.running[event["address"]] = (event, self.clock())
             elif kind in ("done", "failed"):
                 self.running.pop(event["address"], None)
-            if kind in ("start", "done", "failed"):
+            if kind in ("start", "done", "failed", "summary"):
                 self.done, self.total = event["done"], event["total"]
+                self.planned = event.get("planned", self.planned)
             if kind == "failed":
                 self.failed += 1
                 self._above(f"{event['message']}: {event.get('error') or 'failed'}", fg="red")
             elif kind == "diagnostic" and event["severity"] == "warning":
                 self._above(f"Warning: {event['summary']}", fg="yellow")
-            if self.clock() - self.drawn >= self.REDRAW:  # a burst of events: the ticker draws the rest
+            # A burst of events is drawn by the ticker, but the line always shows reaching N/N.
+            if self.clock() - self.drawn >= self.REDRAW or (self.total and self.done == self.total):
                 self._draw()
 
     def end(self, outcome: str) -> None:
@@ -363,7 +376,7 @@ class TerminalView(View):
             self._ticker.join(2)
         with self.lock:
             text = _final(self.operation, outcome, self.done, self.total, self.failed, self.refreshed,
-                          self.clock() - self.started)
+                          self.clock() - self.started, self.planned)
             self._put(text, text if outcome == "ok" else paint(text, self.stream, fg="red"))
             self._write("\n")
             self.shown = 0

@@ -58,8 +58,22 @@ def test_each_step_is_counted_once_and_a_replacement_twice():
     ]
     assert events[-2]["error"] == "deleting CloudWatch Dashboard (webhooks-local): AccessDenied"
     assert events[-1] == {"event": "summary", "operation": "apply", "ok": False, "interrupted": False, "done": 5,
-                          "total": 6, "failed": 1, "add": 1, "change": 1, "destroy": 1,
+                          "total": 6, "planned": 6, "failed": 1, "add": 1, "change": 1, "destroy": 1,
                           "seconds": events[-1]["seconds"]}
+
+
+def test_planned_updates_that_turn_out_to_need_nothing_leave_the_total():
+    """Targets naming a replaced log group's ARN plan an update ("known after apply"); once the new ARN is
+    known it equals the old one, and Terraform skips them: the total is what Terraform did."""
+    messages = [ui.planned(LOGS, "replace"), ui.planned(ROLE, "update"), ui.start(LOGS, "delete"),
+                ui.complete(LOGS, "delete"), ui.start(LOGS), ui.complete(LOGS), ui.summary(1, 0, 1, "apply")]
+    tracker, events = feed(messages)
+    tracker.finish("ok")
+    assert (events[-1]["done"], events[-1]["total"], events[-1]["planned"]) == (2, 2, 3)
+    out = io.StringIO()
+    run_view(LineView(out), messages)
+    assert re.fullmatch(r"apply: 2/2 resources done in \d+\.\d s \(1 planned update needed no change once the "
+                        r"new values were known\)", out.getvalue().splitlines()[-1])
 
 
 def test_a_slow_resource_says_how_long_the_provider_waits_and_why():
