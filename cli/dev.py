@@ -229,7 +229,7 @@ def _deploy(session: DevSession, attempts: int = 3) -> None:
         if not ws.local_state_file.exists():
             log("dev: deploying the local stack from nothing (~1 min: the AWS provider's fixed waits)")
         try:
-            deploy(ws, confirm=None, log=_terraform_filter(log))
+            deploy(ws, confirm=None, log=log)  # progress on stderr: a line in place on a terminal, lines elsewhere
             return
         except TerraformFailed as exc:
             if attempt == attempts or not any(c in exc.message for c in _CONFLICTS):
@@ -245,17 +245,6 @@ def _reset(session: DevSession, why: str) -> None:
                 "and comes back after the deploy)")
     state_check.reset_keeping_data(ws.env.emulator_endpoint, ws.local_state_file)
     (ws.work_dir / f"outputs-{ws.env.name}.json").unlink(missing_ok=True)
-
-
-def _terraform_filter(log: Log) -> Log:
-    """Terraform's progress, minus the noise: resource completions and errors only."""
-    keep = ("Creation complete", "Apply complete", "No changes", "Plan:", "synth:", "Destruction", "terraform: ")
-
-    def filtered(line: str) -> None:
-        if any(k in line for k in keep) or line.strip(" │╷╵").startswith("Error"):
-            log(f"  {line.strip()}")
-
-    return filtered
 
 
 def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> None:

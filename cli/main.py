@@ -77,30 +77,57 @@ def synth(env_name, config_path, as_json, force):
         click.echo(result["path"])
 
 
+def _terraform_output(events_help: str):
+    """--json (events on stdout) and --verbose (Terraform's own lines), for commands that run Terraform."""
+
+    def decorate(fn):
+        fn = click.option("--verbose", "-v", is_flag=True,
+                          help="Stream everything Terraform prints, unfiltered, on stderr.")(fn)
+        return click.option("--json", "as_json", is_flag=True, help=events_help)(fn)
+
+    return decorate
+
+
+def _view(as_json: bool, verbose: bool, *, plan_stream=None, markdown: bool = False):
+    from .progress import for_command
+
+    return for_command(as_json=as_json, verbose=verbose, markdown=markdown, plan_stream=plan_stream)
+
+
 @cli.command()
 @env_option
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when there are (for CI drift checks), 1 on error.")
 @click.option("--destroy", "plan_destroy", is_flag=True, help="Plan the destruction of the stack instead.")
-def plan(env_name, config_path, detailed_exitcode, plan_destroy):
-    """Show what deploy would change (terraform plan)."""
+@_terraform_output("One JSON event per line on stdout: each resource's planned action (and the reason for a "
+                   "replacement or a deletion), then the counts.")
+@click.option("--markdown", is_flag=True, help="The summary as Markdown tables (a CI job summary, a PR comment).")
+def plan(env_name, config_path, detailed_exitcode, plan_destroy, as_json, verbose, markdown):
+    """Show what deploy would change (terraform plan): a short table of adds, changes and destroys,
+    naming each replaced or destroyed resource and why."""
     from .stack_ops import plan as do_plan
 
-    code = do_plan(_workspace(config_path, env_name), detailed_exitcode=detailed_exitcode,
-                   destroy=plan_destroy, log=_progress)
-    sys.exit(code)
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown both print the summary: choose one")
+    view = _view(as_json, verbose, plan_stream=None if as_json else sys.stdout, markdown=markdown)
+    summary = do_plan(_workspace(config_path, env_name), destroy=plan_destroy, log=_progress, view=view)
+    sys.exit(2 if detailed_exitcode and summary.has_changes else 0)
 
 
 @cli.command()
 @env_option
 @click.option("--auto-approve", "-y", is_flag=True, help="Apply without asking (CI).")
-def deploy(env_name, config_path, auto_approve):
-    """Plan, then apply exactly that plan (asks first unless --auto-approve)."""
+@_terraform_output("One JSON event per line on stdout: the plan, each resource started, done or failed, "
+                   "then the summary.")
+def deploy(env_name, config_path, auto_approve, as_json, verbose):
+    """Plan, then apply exactly that plan (asks first unless --auto-approve).
+
+    Progress shows on stderr: one line rewritten in place on a terminal, plain lines elsewhere."""
     from .stack_ops import deploy as do_deploy
 
     ws = _workspace(config_path, env_name)
     confirm = None if auto_approve else _confirm_or_refuse
-    do_deploy(ws, confirm=confirm, log=_progress)
+    do_deploy(ws, confirm=confirm, log=_progress, view=_view(as_json, verbose, plan_stream=sys.stderr))
 
 
 def _confirm_or_refuse(question: str) -> bool:
@@ -113,7 +140,8 @@ def _confirm_or_refuse(question: str) -> bool:
 @env_option
 @click.option("--force", is_flag=True, help="Required to destroy a protected environment.")
 @click.option("--auto-approve", "-y", is_flag=True, help="Do not ask (unprotected environments only).")
-def destroy(env_name, config_path, force, auto_approve):
+@_terraform_output("One JSON event per line on stdout: each resource started, done or failed, then the summary.")
+def destroy(env_name, config_path, force, auto_approve, as_json, verbose):
     """Destroy every resource of the environment's stack."""
     from .stack_ops import destroy as do_destroy
 
@@ -129,7 +157,7 @@ def destroy(env_name, config_path, force, auto_approve):
             raise WebhookctlError(f"confirmation did not match '{ws.env.name}': nothing was destroyed")
     elif not auto_approve and not _confirm_or_refuse(f"Destroy every resource of '{ws.stack}'?"):
         raise WebhookctlError("destroy cancelled: nothing was changed")
-    do_destroy(ws, log=_progress)
+    do_destroy(ws, log=_progress, view=_view(as_json, verbose))
     _progress(f"destroy: {ws.stack} destroyed")
 
 

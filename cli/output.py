@@ -1,7 +1,8 @@
 """What people read: tables that fit the terminal, colour only where it can show.
 
 One printer for every listing (`outputs`, `status`, `dlq list`, `events list`,
-...), so they all look alike and all fit. click's own `style` does the colour;
+the plan summary, ...), so they all look alike and all fit. `markdown_table` gives the
+same rows as a GitHub-flavoured Markdown table (a CI job summary, a PR comment). click's own `style` does the colour;
 a table needs no library: columns shrink from the widest down, and a cell that
 does not fit ends in "…".
 
@@ -30,7 +31,10 @@ def terminal_width(stream: TextIO | None = None, default: int = 100) -> int:
         return max(MIN_WIDTH, int(os.environ["COLUMNS"]))
     if not _isatty(stream):
         return default
-    return max(MIN_WIDTH, shutil.get_terminal_size((default, 24)).columns)
+    try:  # this stream's terminal: stderr's when stdout is piped (`webhookctl deploy --json | jq`)
+        return max(MIN_WIDTH, os.get_terminal_size(stream.fileno()).columns or default)
+    except (AttributeError, OSError, ValueError):
+        return max(MIN_WIDTH, shutil.get_terminal_size((default, 24)).columns)
 
 
 def use_color(stream: TextIO | None = None) -> bool:
@@ -139,3 +143,17 @@ def key_values(values: Mapping[str, Any], *, width: int | None = None, stream: T
     rows = [{"name": k, "value": v} for k, v in values.items()]
     return table(rows, [Column("name", "", min_width=8), Column("value", "", min_width=12, color=status_color)],
                  width=width, stream=stream).split("\n", 1)[-1] if rows else ""
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    """The rows as a GitHub-flavoured Markdown table: no width limit, no colour, `|` escaped.
+
+    https://github.github.com/gfm/#tables-extension-
+    """
+    def md(value: Any) -> str:
+        return cell(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(md(c.title) for c in columns) + " |",
+             "|" + "|".join("---:" if c.align == "right" else "---" for c in columns) + "|"]
+    lines += ["| " + " | ".join(md(row.get(c.key)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

@@ -5,11 +5,14 @@ import json
 
 import click
 import pytest
+import tf_ui as ui
 
 from cli.main import cli
 
-PLAN = ["plan", "-input=false", "-lock-timeout=0s", "-no-color", "-detailed-exitcode"]
+PLAN = ["plan", "-json", "-input=false", "-lock-timeout=0s", "-no-color", "-detailed-exitcode"]
 INIT = ["init", "-input=false", "-reconfigure", "-no-color"]
+SHOW = ["show", "-json", "-no-color", "local.tfplan"]
+QUEUE = "aws_sqs_queue.ingest-queue_CE7EB37C"
 
 
 def all_commands(group: click.Group, prefix=()):
@@ -60,10 +63,12 @@ def test_usage_errors_exit_2(run_cli):
 
 
 def test_plan_runs_init_once_then_plan_in_the_stack_folder(run_cli, fake_tf, project):
-    fake_tf.answer("plan", returncode=2, stdout="Plan: 3 to add, 0 to change, 0 to destroy.")
+    fake_tf.answer("plan", returncode=2, stdout=ui.lines(ui.planned(QUEUE, "create"), ui.summary(1, 0, 0, "plan")))
+    fake_tf.answer("show", stdout=ui.show((QUEUE, ["create"])))
     assert run_cli("plan").exit_code == 0
     assert run_cli("plan", "--detailed-exitcode").exit_code == 2
-    assert fake_tf.argvs == [INIT, [*PLAN, "-out=local.tfplan"], [*PLAN, "-out=local.tfplan"]]
+    # The saved plan is read back (`show -json`) for the summary: each resource's action and reason.
+    assert fake_tf.argvs == [INIT, [*PLAN, "-out=local.tfplan"], SHOW, [*PLAN, "-out=local.tfplan"], SHOW]
     args, cwd, env = fake_tf.calls[0]
     assert cwd == project / "cdktf.out" / "stacks" / "webhooks-local"
     assert env["CHECKPOINT_DISABLE"] == "1"
@@ -73,8 +78,11 @@ def test_plan_runs_init_once_then_plan_in_the_stack_folder(run_cli, fake_tf, pro
 
 
 def test_plan_detailed_exitcode_no_changes_is_0(run_cli, fake_tf):
-    fake_tf.answer("plan", returncode=0, stdout="No changes.")
-    assert run_cli("plan", "--detailed-exitcode").exit_code == 0
+    fake_tf.answer("plan", returncode=0, stdout=ui.lines(ui.summary(0, 0, 0, "plan")))
+    result = run_cli("plan", "--detailed-exitcode")
+    assert result.exit_code == 0
+    assert result.stdout == "No changes: the environment matches its configuration.\n"
+    assert "show" not in [argv[0] for argv in fake_tf.argvs]  # nothing to summarize
 
 
 def test_each_environment_has_its_own_stack_folder_and_backend(run_cli, fake_tf, project):
@@ -97,7 +105,9 @@ def test_backend_change_reinitialises(run_cli, fake_tf, project):
 
 
 def test_plan_failure_keeps_terraforms_message(run_cli, fake_tf):
-    fake_tf.answer("plan", returncode=1, stdout="╷\n│ Error: Invalid provider configuration\n│ \n╵")
+    fake_tf.answer("plan", returncode=1, stdout=ui.lines(ui.version(), ui.diagnostic(
+        "Invalid provider configuration", "Provider \"registry.terraform.io/hashicorp/aws\" requires explicit "
+        "configuration.")))
     result = run_cli("plan")
     assert result.exit_code == 1
     assert result.stderr.endswith(
@@ -105,12 +115,29 @@ def test_plan_failure_keeps_terraforms_message(run_cli, fake_tf):
     )
 
 
+def test_plan_failure_in_terraforms_own_lines_keeps_its_message(run_cli, fake_tf):
+    """--verbose runs Terraform in its human mode: the error line is read from its own lines."""
+    fake_tf.answer("plan", returncode=1, stdout="╷\n│ Error: Invalid provider configuration\n│ \n╵")
+    result = run_cli("plan", "--verbose")
+    assert fake_tf.argvs[-1][:2] == ["plan", "-input=false"]  # no -json
+    assert result.exit_code == 1
+    assert "│ Error: Invalid provider configuration\n" in result.stderr  # its lines, unfiltered
+    assert result.stderr.endswith(
+        "Error: terraform plan failed for environment 'local': Invalid provider configuration\n"
+    )
+
+
+LOCK_DETAIL = (
+    "Error message: operation error S3: PutObject, https response error StatusCode: 412, RequestID: 4QFSNV3M, "
+    "HostID: abc, api error PreconditionFailed: At least one of the pre-conditions you specified did not hold\n"
+    "Lock Info:\n  ID:        8d1c-22\n  Path:      bucket/webhookctl/dev.tfstate\n  Operation: OperationTypePlan\n"
+    "  Who:       ci@runner\n  Version:   1.11.4\n  Created:   2026-11-29 08:00:00 UTC\n  Info:      \n\n\n"
+    "Terraform acquires a state lock to protect the state from being written\nby multiple users at the same time.")
+
+
 def test_held_lock_is_reported_clearly(run_cli, fake_tf):
-    fake_tf.answer("plan", returncode=1, stdout=(
-        "╷\n│ Error: Error acquiring the state lock\n│ \n│ Error message: operation error S3: PutObject, https response\n"
-        "│ error StatusCode: 412, RequestID: 4QFSNV3M, HostID: abc\n│ Lock Info:\n│   ID:        8d1c-22\n"
-        "│   Path:      bucket/webhookctl/dev.tfstate\n│   Who:       ci@runner\n"
-        "│   Created:   2026-11-29 08:00:00 UTC\n╵"))
+    fake_tf.answer("plan", returncode=1, stdout=ui.lines(ui.version(), ui.diagnostic(
+        "Error acquiring the state lock", LOCK_DETAIL)))
     result = run_cli("plan", "--env", "dev")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
@@ -126,13 +153,14 @@ def test_deploy_applies_exactly_the_saved_plan(run_cli, fake_tf):
     assert result.exit_code == 0, result.output
     assert fake_tf.argvs[1:] == [
         [*PLAN, "-out=local.tfplan"],
-        ["apply", "-input=false", "-lock-timeout=0s", "-no-color", "local.tfplan"],
+        SHOW,  # the summary shown before applying
+        ["apply", "-json", "-input=false", "-lock-timeout=0s", "-no-color", "local.tfplan"],
         ["output", "-json", "-no-color"],  # cached for send/status
     ]
 
 
 def test_deploy_with_no_changes_applies_nothing(run_cli, fake_tf):
-    fake_tf.answer("plan", returncode=0)
+    fake_tf.answer("plan", returncode=0, stdout=ui.lines(ui.summary(0, 0, 0, "plan")))
     result = run_cli("deploy", "--auto-approve")
     assert result.exit_code == 0
     assert "apply" not in [argv[0] for argv in fake_tf.argvs]
@@ -158,12 +186,38 @@ def test_deploy_without_a_terminal_needs_auto_approve(run_cli, fake_tf):
 
 def test_failed_apply_is_one_line_with_terraforms_reason(run_cli, fake_tf):
     fake_tf.answer("plan", returncode=2)
-    fake_tf.answer("apply", returncode=1, stdout="│ Error: creating SQS Queue (x.fifo): AccessDenied")
+    fake_tf.answer("show", stdout=ui.show((QUEUE, ["create"])))
+    fake_tf.answer("apply", returncode=1, stdout=ui.lines(
+        ui.planned(QUEUE, "create"), ui.start(QUEUE), ui.errored(QUEUE),
+        ui.diagnostic("creating SQS Queue (x.fifo): AccessDenied", address=QUEUE)))
     result = run_cli("deploy", "-y")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == (
+    lines = result.stderr.splitlines()
+    assert lines[-1] == (
         "Error: terraform apply failed for environment 'local': creating SQS Queue (x.fifo): AccessDenied"
     )
+    # The progress names the resource that failed, with Terraform's words and its reason.
+    assert f"[0/1] {QUEUE}: Creation errored after 0s: creating SQS Queue (x.fifo): AccessDenied" in lines
+    assert "apply: 0/1 resources FAILED in" in lines[-2]
+
+
+def test_several_errors_name_the_first_and_count_the_rest(run_cli, fake_tf):
+    fake_tf.answer("plan", returncode=1, stdout=ui.lines(
+        ui.diagnostic("Unsupported argument", 'An argument named "nope" is not expected here.'),
+        ui.diagnostic("Missing required argument"), ui.diagnostic("Invalid reference")))
+    result = run_cli("plan")
+    assert result.stderr.splitlines()[-1] == (
+        "Error: terraform plan failed for environment 'local': Unsupported argument "
+        "(and 2 more errors: --verbose shows them all)")
+
+
+def test_a_terraform_that_dies_without_an_error_message_says_how_it_ended(run_cli, fake_tf):
+    fake_tf.answer("apply", returncode=2, stdout="panic: runtime error: invalid memory address\n")
+    fake_tf.answer("plan", returncode=2)
+    result = run_cli("deploy", "-y")
+    assert result.stderr.splitlines()[-1] == (
+        "Error: terraform apply failed for environment 'local': terraform exited with code 2: "
+        "panic: runtime error: invalid memory address")
 
 
 def test_destroy_of_a_protected_environment_refuses_without_force(run_cli, fake_tf):
@@ -182,7 +236,7 @@ def test_destroy_of_a_protected_environment_needs_the_typed_name(run_cli, fake_t
     assert fake_tf.calls == []
     result = run_cli("destroy", "--env", "prod", "--force", input="prod\n")
     assert result.exit_code == 0, result.output
-    assert fake_tf.argvs[-1] == ["destroy", "-auto-approve", "-input=false", "-lock-timeout=0s", "-no-color"]
+    assert fake_tf.argvs[-1] == ["destroy", "-json", "-auto-approve", "-input=false", "-lock-timeout=0s", "-no-color"]
 
 
 def test_destroy_unprotected_with_auto_approve(run_cli, fake_tf):

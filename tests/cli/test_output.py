@@ -62,3 +62,10 @@ def test_columns_variable_sets_the_width(monkeypatch, columns, expected):
 
 def test_key_values_keeps_the_order_and_has_no_header():
     assert key_values({"b": 1, "a": "x"}, width=80, stream=io.StringIO()).splitlines() == ["b  1", "a  x"]
+
+
+def test_markdown_table_right_aligns_numbers_and_escapes_pipes():
+    from cli.output import markdown_table
+
+    text = markdown_table([{"a": "x|y", "n": 3}, {"a": None, "n": 10}], [Column("a"), Column("n", align="right")])
+    assert text.splitlines() == ["| a | n |", "|---|---:|", "| x\\|y | 3 |", "| - | 10 |"]
