@@ -467,5 +467,72 @@ def cost(env_name, config_path, as_json, per_month, payload_kb, records_per_batc
         click.echo(render(result))
 
 
+# ---------------------------------------------------------------- operate it (issue 12)
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def events():
+    """Find deliveries and look inside one."""
+
+
+@events.command("list")
+@env_option
+@json_option
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
+@click.option("--type", "event_type", help="Only this event type (exactly as recorded, e.g. charge.succeeded).")
+@click.option("--status", type=click.Choice(["queued", "processed", "failed", "received"]), help="Only this status.")
+@click.option("--since", help="Received at or after: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 24h.")
+@click.option("--until", help="Received at or before (same forms). Default: now.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="Deliveries per page.")
+@click.option("--next", "cursor", help="The cursor a previous page printed: the next page of the same listing.")
+def events_list(env_name, config_path, as_json, providers, event_type, status, since, until, limit, cursor):
+    """Deliveries, newest first. With --json: one object a line, then {"next": CURSOR} when more match."""
+    from .events import list_columns, list_events, table_rows
+    from .output import table
+
+    page = list_events(_workspace(config_path, env_name), providers=providers, event_type=event_type, status=status,
+                       since=since, until=until, limit=limit, cursor=cursor, log=_progress)
+    if as_json:
+        for row in page["events"]:
+            click.echo(json.dumps(row, sort_keys=True))
+        if page["next"]:
+            click.echo(json.dumps({"next": page["next"]}))
+        return
+    if page["events"]:
+        click.echo(table(table_rows(page["events"]), list_columns(), width=100))
+    else:
+        _progress(f"events: no deliveries received between {page['since']} and {page['until']}")
+    if page["next"]:
+        _progress(f"events: more: webhookctl events list --next {page['next']}")
+
+
+@events.command("show")
+@click.argument("webhook_id")
+@env_option
+@json_option
+@click.option("--raw", is_flag=True, help="Write the exact archived bytes to stdout, nothing else.")
+@click.option("--verify", "verify", is_flag=True,
+              help="Re-check the stored signature against the provider's current secrets (no tolerance window).")
+def events_show(webhook_id, env_name, config_path, as_json, raw, verify):
+    """One delivery: its record, the headers stored to re-verify it, and its payload."""
+    from . import events as ev
+
+    ws = _workspace(config_path, env_name)
+    if raw:
+        if as_json or verify:
+            raise click.UsageError("--raw writes the bytes alone: use it without --json and --verify")
+        click.get_binary_stream("stdout").write(ev.raw_event(ws, webhook_id))
+        return
+    clients: dict = {}
+    shown = ev.show_event(ws, webhook_id, clients=clients)
+    check = ev.verify_event(ws, webhook_id, clients=clients) if verify else None
+    if as_json:
+        _emit_json({**shown, **({"verification": check} if check else {})})
+        return
+    click.echo(ev.render_show(shown))
+    if check:
+        click.echo("\n" + ev.render_verification(check))
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()
