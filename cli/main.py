@@ -534,5 +534,47 @@ def events_show(webhook_id, env_name, config_path, as_json, raw, verify):
         click.echo("\n" + ev.render_verification(check))
 
 
+@cli.command()
+@click.argument("provider", required=False)
+@click.argument("event_type", required=False)
+@env_option
+@json_option
+@click.option("--list", "show_list", is_flag=True, help="Show the catalog (PROVIDER's events, or every provider's).")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="Change a field: dotted path, list items by index, the value as JSON (else text). Repeatable.")
+@click.option("--file", "-f", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Send this body instead (EVENT_TYPE then fills the provider's type header).")
+@click.option("--redeliver", metavar="ID", help="Send an earlier delivery again (webhook id or the provider's "
+                                                "delivery id): same bytes, same delivery id, signed anew.")
+@click.option("--url", help="Base URL of the ingest API (default: `webhookctl dev`'s, or the stack's api_endpoint).")
+def trigger(provider, event_type, env_name, config_path, as_json, show_list, sets, file, redeliver, url):
+    """Send a realistic, signed PROVIDER event from the catalog (default: its first EVENT_TYPE)."""
+    from . import trigger as tr
+
+    ws = _workspace(config_path, env_name)
+    if show_list:
+        rows = tr.listing(ws, provider)
+        if as_json:
+            _emit_json(rows)
+        else:
+            from .output import Column, table
+
+            click.echo(table(rows, [Column("provider", min_width=6), Column("event_type", "event type", min_width=12),
+                                    Column("default"), Column("summary", min_width=20)]))
+        return
+    if provider is None:
+        raise click.UsageError("give PROVIDER (or --list)")
+    result = tr.trigger(ws, provider, event_type, sets=sets, file=file, redeliver=redeliver, url=url)
+    if as_json:
+        _emit_json(result)
+    else:
+        what = f"{provider} {result['event_type'] or 'event'}" + (" (redelivered)" if redeliver else "")
+        click.echo(f"{result['status']} {json.dumps(result['response'])}  {what}  ({result['milliseconds']} ms, "
+                   f"{result['url']})")
+    if result["status"] >= 400:
+        reason = result["response"].get("message") or result["response"].get("error") or "see the response"
+        raise WebhookctlError(f"{provider} event was rejected with HTTP {result['status']}: {reason}")
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()
