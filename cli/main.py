@@ -576,5 +576,40 @@ def trigger(provider, event_type, env_name, config_path, as_json, show_list, set
         raise WebhookctlError(f"{provider} event was rejected with HTTP {result['status']}: {reason}")
 
 
+@cli.command(context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": False})
+@click.argument("args", nargs=-1, metavar="[ingest|process] [ID]...")
+@env_option
+@json_option
+@click.option("--since", help="From: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 1h.")
+@click.option("--grep", help="Only lines containing this text.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+def logs(args, env_name, config_path, as_json, since, grep, follow):
+    """The functions' logs (both by default): on AWS their CloudWatch Logs, on `local` what `webhookctl dev`'s
+    in-process handlers logged. An ID (webhook id or the provider's delivery id) shows that delivery's lines.
+    With --json: one object a line."""
+    import threading
+
+    from . import logs as lg
+
+    ws = _workspace(config_path, env_name)
+    functions, ids = lg.select_functions(args)
+    match = lg.matcher(ws, since=since, grep=grep, ids=ids)
+
+    def show(line) -> None:
+        text = json.dumps(line.as_dict(), sort_keys=True) if as_json else lg.human(line)
+        if text is not None:
+            click.echo(text)
+
+    for line in lg.lines(ws, functions, match):
+        show(line)
+    if follow:
+        stop = threading.Event()
+        try:
+            for line in lg.follow(ws, functions, match, stop):
+                show(line)
+        except KeyboardInterrupt:
+            stop.set()
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()
