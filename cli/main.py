@@ -611,5 +611,57 @@ def logs(args, env_name, config_path, as_json, since, grep, follow):
             stop.set()
 
 
+@cli.command()
+@env_option
+@json_option
+@click.option("--forward-to", "url", metavar="URL", help="Where to POST each event's detail, e.g. http://localhost:3000/hook.")
+@click.option("--name", help="The listener's name (default: <user>-<host>); the same name resumes its queue.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider's events (repeatable).")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--filter", "pattern_json", metavar="JSON", help="An EventBridge event pattern instead of --provider/--type.")
+@click.option("--keep", is_flag=True, help="On Ctrl-C keep the queue and rule: events wait for the next listen --name.")
+@click.option("--replay-since", metavar="WHEN", help="First forward the archived deliveries since then (30m, 2d, ISO).")
+@click.option("--cleanup", is_flag=True, help="Remove stale listeners (or the one named by --name), then exit.")
+@click.option("--stale-after", default="24h", show_default=True, help="With --cleanup: idle for longer than this.")
+@click.option("--poll-seconds", default=20, type=click.IntRange(0, 20), hidden=True)
+def listen(env_name, config_path, as_json, url, name, providers, types, pattern_json, keep, replay_since, cleanup,
+           stale_after, poll_seconds):
+    """Forward the bus's events to a local URL through a queue of this listener's own: nothing is lost
+    while the receiver or the laptop is down. Each POST is signed Standard Webhooks style with a secret
+    printed at start; a message is deleted only after a 2xx."""
+    from . import listen as ls
+
+    ws = _workspace(config_path, env_name)
+    if cleanup:
+        rows = ls.cleanup(ws, name=name, stale_after=stale_after, log=_progress)
+        if as_json:
+            _emit_json(rows)
+        elif rows:
+            from .output import Column, table
+
+            click.echo(table(rows, [Column("name"), Column("owner"), Column("last_seen", "last seen"),
+                                    Column("pending", align="right"), Column("removed")]))
+        else:
+            _progress("listen: no listeners in this environment")
+        return
+    if not url:
+        raise click.UsageError("give --forward-to URL (or --cleanup)")
+    pattern = ls.event_pattern(providers, types, pattern_json)
+
+    def report(result) -> None:
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), sort_keys=True))
+        elif result.ok:
+            click.echo(f"{result.status}  {result.provider}  {result.event_type or '-'}  {result.webhook_id}"
+                       + ("  (replayed)" if result.replayed else ""))
+        elif result.replayed:
+            _progress(f"listen: replayed {result.webhook_id} not taken ({result.error}); replays are tried once")
+        else:
+            _progress(f"listen: {result.webhook_id} not taken ({result.error}): it stays queued, retried with backoff")
+
+    ls.serve(ws, url, name=name, pattern=pattern, keep=keep, replay_since=replay_since, log=_progress,
+             report=report, wait_seconds=poll_seconds)
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()
