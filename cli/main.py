@@ -663,5 +663,23 @@ def listen(env_name, config_path, as_json, url, name, providers, types, pattern_
              report=report, wait_seconds=poll_seconds)
 
 
+@cli.command("stats")
+@env_option
+@json_option
+@click.option("--since", help="Count deliveries received since: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 24h.")
+@click.option("--until", help="...and until (same forms). Default: now.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
+def stats_command(env_name, config_path, as_json, since, until, providers):
+    """Deliveries per provider and status, the oldest still queued, the queues' and DLQs' depths, and what
+    each route's target delivered, failed and dead-lettered."""
+    from .stats import render, stats
+
+    doc = stats(_workspace(config_path, env_name), since=since, until=until, providers=providers, log=_progress)
+    if as_json:
+        _emit_json(doc)
+    else:
+        click.echo(render(doc))
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

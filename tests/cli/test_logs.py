@@ -13,7 +13,7 @@ import time
 import pytest
 
 from cli.logs import (
-    FunctionLogs, LogLine, Matcher, follow_local, human, local_logs_dir, log_file, matcher, parse_line,
+    FunctionLogs, Matcher, follow_local, human, local_logs_dir, log_file, matcher, parse_line,
     read_cloudwatch, read_logs,
 )
 from cli.workspace import Workspace

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from cli.errors import WebhookctlError
-from cli.trigger import Filler, build, catalog, find, parse_set, scheme_type_header, set_path
+from cli.trigger import Filler, build, catalog, find, parse_set, scheme_type_header
 from handlers.schemes import REGISTRY, get, prepare_body, sign, verify
 
 URL = "https://abc123.execute-api.us-east-1.amazonaws.com/local/webhooks/p"
