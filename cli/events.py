@@ -617,8 +617,8 @@ def render_show(shown: dict[str, Any]) -> str:
 
 
 def render_verification(check: dict[str, Any]) -> str:
-    line = (f"verified: the stored signature matches {check['provider']}'s {check['secret']} "
-            f"of {check['active_secrets']} active secret(s)")
+    line = (f"verified: the stored signature matches {check['secret']} of {check['provider']}'s "
+            f"{check['active_secrets']} active secret(s)")
     if check["timestamp"] is None:
         return line + f"; the {check['scheme']} scheme signs no timestamp header"
     verdict = "inside" if check["within_tolerance"] else "outside"

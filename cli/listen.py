@@ -29,6 +29,7 @@ import getpass
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -569,6 +570,9 @@ def serve(ws: Workspace, url: str, *, name: str | None, pattern: dict, keep: boo
     forwarder = Forwarder(sqs=sqs, listener=listener, url=url, secret=secret, report=report, log=log,
                           wait_seconds=wait_seconds)
     stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C even when started where SIGINT is ignored (a background job of a script), as `dev` does
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     replayed = 0
     try:
         with sigterm_raises():

@@ -115,12 +115,13 @@ def _post(target: str, body: bytes, headers: dict[str, str], timeout: float) -> 
 
 
 def _document(text: str, reply_header: str | None) -> dict:
-    """Ingest's JSON answer: the body, or the reply header when the provider's format is not JSON (TwiML)."""
-    body = _json_object(text)
-    if body is not None:
-        return body
+    """Ingest's JSON answer: the reply header where the provider dictates the body (Twilio's TwiML,
+    Discord's interaction response, kept as `raw`), else the body."""
     reply = _json_object(reply_header)
-    return {**reply, "raw": text} if reply is not None else {"raw": text}
+    if reply is not None:
+        return {**reply, "raw": text}
+    body = _json_object(text)
+    return body if body is not None else {"raw": text}
 
 
 def _json_object(text: str | None) -> dict | None:

@@ -108,9 +108,15 @@ def _hours(since: str, until: str) -> int:
 def render(doc: dict[str, Any]) -> str:
     from .output import Column, key_values, table
 
-    parts = [f"deliveries received {doc['since']} .. {doc['until']}",
-             table(doc["providers"], [Column("provider"), Column("total", align="right"),
-                                      *[Column(s, align="right") for s in STATUS_COLUMNS]]), ""]
+    busy = [row for row in doc["providers"] if row["total"]]
+    quiet = len(doc["providers"]) - len(busy)
+    parts = [f"deliveries received {doc['since']} .. {doc['until']}"]
+    if busy:
+        parts.append(table(busy, [Column("provider"), Column("total", align="right"),
+                                  *[Column(s, align="right") for s in STATUS_COLUMNS]]))
+    if quiet:
+        parts.append(f"({quiet} other provider(s): none)" if busy else f"none from any of the {quiet} provider(s)")
+    parts.append("")
     queues, waiting = doc["queues"], doc["oldest_queued"]
     parts += ["queues", key_values({
         "ingest queue": _depth_text(queues["queue"]),

@@ -235,3 +235,13 @@ def test_trigger_bad_input_is_one_error_line(run_cli, with_secrets, ingest, args
 def test_trigger_without_provider_needs_list(run_cli, with_secrets):
     result = run_cli("trigger")
     assert result.exit_code == 2 and "give PROVIDER (or --list)" in result.stderr
+
+
+def test_ingest_s_document_comes_from_the_reply_header_where_the_provider_dictates_the_body():
+    from cli.send import _document
+
+    assert _document('{"type":5}', '{"webhook_id":"w","status":"queued"}') == {
+        "webhook_id": "w", "status": "queued", "raw": '{"type":5}'}  # Discord
+    assert _document("<Response/>", '{"webhook_id":"w"}') == {"webhook_id": "w", "raw": "<Response/>"}  # Twilio
+    assert _document('{"webhook_id":"w","duplicate":true}', None) == {"webhook_id": "w", "duplicate": True}
+    assert _document("oops", None) == {"raw": "oops"}
