@@ -623,7 +623,7 @@ def logs(args, env_name, config_path, as_json, since, grep, follow):
 @click.option("--replay-since", metavar="WHEN", help="First forward the archived deliveries since then (30m, 2d, ISO).")
 @click.option("--cleanup", is_flag=True, help="Remove stale listeners (or the one named by --name), then exit.")
 @click.option("--stale-after", default="24h", show_default=True, help="With --cleanup: idle for longer than this.")
-@click.option("--poll-seconds", default=20, type=click.IntRange(0, 20), hidden=True)
+@click.option("--poll-seconds", default=10, type=click.IntRange(0, 20), hidden=True)  # listen.WAIT_SECONDS
 def listen(env_name, config_path, as_json, url, name, providers, types, pattern_json, keep, replay_since, cleanup,
            stale_after, poll_seconds):
     """Forward the bus's events to a local URL through a queue of this listener's own: nothing is lost

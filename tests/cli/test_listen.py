@@ -267,3 +267,15 @@ def test_exact_patterns_match_here_when_the_api_cannot():
     assert not ls._exact_match({"detail": {"provider": ["github"]}}, event)
     with pytest.raises(WebhookctlError, match="exact values only"):
         ls._exact_match({"detail": {"provider": [{"prefix": "str"}]}}, event)
+
+
+def test_a_stopping_listener_puts_back_what_its_last_poll_brought(ws, stack, receiver):
+    listener = ls.start(ws, name="stopping", pattern=ls.event_pattern(), log=lambda line: None)
+    _publish(stack, _detail(1), _detail(2))
+    sqs = stack.client("sqs")
+    forwarder = ls.Forwarder(sqs=sqs, listener=listener, url=receiver.url, secret="whsec_" + "A" * 32,
+                             report=lambda result: None, log=lambda line: None, wait_seconds=1)
+    forwarder.stop.set()  # Ctrl-C arrived while the receive was under way
+    assert forwarder.poll_once() == 0.0 and not receiver.got
+    again = sqs.receive_message(QueueUrl=listener.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert len(again.get("Messages", [])) == 2  # visible at once, not after the visibility timeout
