@@ -4,9 +4,11 @@ Finding: the records table's index (`contract.RECORDS_INDEX`: hash key `<provide
 range key `received_at`) is Queried, never Scanned: per provider, one day at a time from the
 newest day of the window down (`ScanIndexForward=False`), each provider's stream merged with
 the others by `received_at`. The index projects only what never changes (provider, delivery id,
-event type), so `--type` filters the Query itself (`FilterExpression` on `event_type`), and each
-page's records are read whole with one consistent BatchGetItem (status, size, times), which
-`--status` then filters (`cli.replay.read_records`: one home for that read).
+event type), so `--type` filters the Query itself (`FilterExpression` on `event_type`), and the
+records a page shows are then read whole (status, size, times) with one consistent BatchGetItem
+per 100 (`cli.replay.read_records`: one home for that read). `--status` needs the status of every
+entry it examines: those are read whole as their Query pages come. Each stream's Query pages
+start at its share of the page and double, so 30 providers do not cost 30 full pages.
 
 Paging: the cursor (`--next`) holds, per provider, the index key of the last record taken from
 that provider's stream (read-and-shown or read-and-filtered-out), and the query it belongs to
@@ -160,8 +162,12 @@ def _check_positions(query: Query, positions: Any) -> None:
 
 @dataclass
 class ProviderStream:
-    """One provider's records in a window, newest first: an index Query per day and page, each
-    page's records read whole with one BatchGetItem. `position` is the last record taken."""
+    """One provider's index entries in a window, newest first: an index Query per day and page.
+
+    An entry is what the index holds (webhook_id, received_at, provider, delivery_id, event_type);
+    `entry["record"]` is the whole record once read (`read_whole`), None when it is gone (TTL).
+    Pages start small and double (a listing of 50 over 30 providers needs a few entries of each),
+    up to PAGE. `position` is the last entry taken."""
 
     ddb: Any
     table: str
@@ -196,18 +202,25 @@ class ProviderStream:
             self._read_page()
         return self.buffer[0] if self.buffer else None
 
+    def whole_head(self) -> dict | None:
+        """The head entry with its record read (the buffer's records are read together)."""
+        head = self.head()
+        if head is not None and "record" not in head:
+            read_whole(self.ddb, self.table, list(self.buffer))
+        return head
+
     def take(self) -> dict:
-        record = self.buffer.popleft()
-        self.position = DONE if self.exhausted else [record["received_at"], record["webhook_id"]]
-        return record
+        entry = self.buffer.popleft()
+        self.position = DONE if self.exhausted else [entry["received_at"], entry["webhook_id"]]
+        return entry
 
     def _read_page(self) -> None:
         page = self.ddb.query(**self._query_args())
-        ids = [item["webhook_id"]["S"] for item in page.get("Items", [])]
-        self.buffer.extend(_in_order(ids, _read_whole(self.ddb, self.table, ids)))
+        self.buffer.extend({k: next(iter(v.values())) for k, v in item.items()} for item in page.get("Items", []))
         self.start_key = page.get("LastEvaluatedKey")
         if self.start_key is None:
             self.days.pop(0)
+        self.page_size = min(PAGE, self.page_size * 2)
 
     def _query_args(self) -> dict[str, Any]:
         from handlers.contract import RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY, provider_day
@@ -238,23 +251,24 @@ def _index_key(provider: str, received_at: str, webhook_id: str) -> dict[str, di
             RECORDS_INDEX_RANGE_KEY: {"S": received_at}}
 
 
-def _read_whole(ddb, table: str, ids: list[str]) -> list[dict]:
+def read_whole(ddb, table: str, entries: Sequence[dict]) -> None:
+    """Read the records of the entries that have none yet, one consistent BatchGetItem per PAGE ids
+    (`cli.replay.read_records`), into `entry["record"]` (None for a record that is gone)."""
     from .replay import read_records
 
-    return read_records(ddb, table, ids)
-
-
-def _in_order(ids: list[str], records: list[dict]) -> list[dict]:
-    """The records in the index's order; an id whose record is gone (TTL) is left out."""
-    found = {r["webhook_id"]: r for r in records}
-    return [found[i] for i in ids if i in found]
+    wanted = [e for e in entries if "record" not in e]
+    for first in range(0, len(wanted), PAGE):
+        chunk = wanted[first:first + PAGE]
+        found = {r["webhook_id"]: r for r in read_records(ddb, table, [e["webhook_id"] for e in chunk])}
+        for entry in chunk:
+            entry["record"] = found.get(entry["webhook_id"])
 
 
 # --------------------------------------------------------------------------- merging the providers
 
 
 def _newest(streams: Sequence[ProviderStream]) -> ProviderStream | None:
-    """The stream whose next record is the newest (ties: the first provider by name)."""
+    """The stream whose next entry is the newest (ties: the first provider by name)."""
     best, best_key = None, None
     for stream in streams:
         head = stream.head()
@@ -263,33 +277,47 @@ def _newest(streams: Sequence[ProviderStream]) -> ProviderStream | None:
     return best
 
 
-def _matches(record: dict, query: Query) -> bool:
-    return query.status is None or record.get("status") == query.status
-
-
-def merged(streams: Sequence[ProviderStream], query: Query) -> Iterator[tuple[ProviderStream, dict]]:
-    """Every matching record of every stream, newest first; a record is taken once it was yielded."""
+def merged(streams: Sequence[ProviderStream], query: Query, *, whole: bool = False) -> Iterator[ProviderStream]:
+    """The streams in the order of their matching entries, newest first: each yielded stream's head is
+    the next match (the caller takes it). A `--status` filter (or `whole`) reads the records first;
+    an entry that does not match, or whose record is gone, is taken and passed over."""
     while True:
         stream = _newest(streams)
         if stream is None:
             return
-        if not _matches(stream.head(), query):
+        if query.status is None and not whole:
+            yield stream
+            continue
+        record = stream.whole_head()["record"]
+        if record is None or (query.status is not None and record.get("status") != query.status):
             stream.take()
             continue
-        yield stream, stream.head()
+        yield stream
 
 
 def page_of(streams: Sequence[ProviderStream], query: Query, limit: int) -> tuple[list[dict], bool]:
-    """Up to `limit` matching records, newest first, and whether at least one more matches."""
-    rows: list[dict] = []
-    for stream, record in merged(streams, query):
-        if len(rows) == limit:
-            return rows, True
-        rows.append(stream.take())
-    return rows, False
+    """Up to `limit` matching records, newest first (read whole), and whether at least one more matches."""
+    entries: list[dict] = []
+    more = False
+    for stream in merged(streams, query):
+        if len(entries) == limit:
+            more = True
+            break
+        entries.append(stream.take())
+    if streams:
+        read_whole(streams[0].ddb, streams[0].table, entries)
+    return [e["record"] for e in entries if e["record"] is not None], more
 
 
 # --------------------------------------------------------------------------- events list
+
+
+MIN_PAGE = 4
+
+
+def first_page_size(limit: int, providers: int) -> int:
+    """A stream's first Query: its share of the page and one more (then pages double)."""
+    return min(PAGE, max(MIN_PAGE, -(-(limit + 1) // max(1, providers)) + 1))
 
 
 def list_events(ws: Workspace, *, providers: Sequence[str] = (), event_type: str | None = None,
@@ -317,8 +345,8 @@ def list_events(ws: Workspace, *, providers: Sequence[str] = (), event_type: str
         positions = {}
     table = known_outputs(ws, log or (lambda line: None)).table_name
     ddb = ddb or env_client(ws, "dynamodb")
-    streams = [ProviderStream.open(ddb, table, p, query, positions.get(p), page_size=min(PAGE, limit + 1))
-               for p in query.providers]
+    size = first_page_size(limit, len(query.providers))
+    streams = [ProviderStream.open(ddb, table, p, query, positions.get(p), page_size=size) for p in query.providers]
     rows, more = page_of(streams, query, limit)
     next_cursor = encode_cursor(query, positions_of(streams)) if more else None
     return {"events": [event_row(r) for r in rows], "next": next_cursor, "since": query.since,
@@ -342,15 +370,15 @@ def event_row(record: dict) -> dict[str, Any]:
 
 
 def iter_records(ws: Workspace, query: Query, *, ddb=None, log: Log | None = None) -> Iterator[dict]:
-    """Every record matching `query`, newest first (for `stats` and `listen --replay-since`)."""
+    """Every record matching `query`, newest first, read whole (for `stats` and `listen --replay-since`)."""
     from .operations import env_client
     from .stack_ops import known_outputs
 
     table = known_outputs(ws, log or (lambda line: None)).table_name
     ddb = ddb or env_client(ws, "dynamodb")
     streams = [ProviderStream.open(ddb, table, p, query) for p in query.providers]
-    for stream, _ in merged(streams, query):
-        yield stream.take()
+    for stream in merged(streams, query, whole=True):
+        yield stream.take()["record"]
 
 
 # --------------------------------------------------------------------------- events show
