@@ -275,3 +275,15 @@ def test_a_shared_token_is_never_shown(run_cli, stack, project):
     wid = stack.put_delivery("gitlab", "g-1", NOW, headers={"x-gitlab-token": "the-token", "x-gitlab-event": "Push Hook"})
     result = run_cli("events", "show", wid)
     assert "the-token" not in result.stdout and "<shared secret: not shown>" in result.stdout
+
+
+def test_a_page_reads_whole_only_the_records_it_shows(ws, stack):
+    _fill(stack, 60)
+    ddb = stack.client("dynamodb")
+    read, limits = [], []
+    ddb.meta.events.register("provide-client-params.dynamodb.BatchGetItem",
+                             lambda params, **kw: read.extend(next(iter(params["RequestItems"].values()))["Keys"]))
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **kw: limits.append(params["Limit"]))
+    page = list_events(ws, limit=10, since="2h", ddb=ddb)
+    assert len(page["events"]) == 10 and len(read) == 10
+    assert min(limits) == 4 and max(limits) <= 8  # 9 providers: each starts at its share of 10 (at least 4), doubling
