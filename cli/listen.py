@@ -19,8 +19,8 @@ named with --name.
 The queue's policy, set inline when the queue is created, lets exactly its rule send to it
 (principal events.amazonaws.com, condition aws:SourceArn = the rule's ARN):
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions
-Its encryption is SSE-SQS, which EventBridge can send to (SSE-KMS with the AWS managed key cannot):
-https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-troubleshooting.html#eb-sqs-encrypted
+It is encrypted at rest with SSE-SQS (keys SQS owns: no KMS key policy for EventBridge to be granted):
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html
 """
 from __future__ import annotations
 

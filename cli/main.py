@@ -576,7 +576,7 @@ def trigger(provider, event_type, env_name, config_path, as_json, show_list, set
         raise WebhookctlError(f"{provider} event was rejected with HTTP {result['status']}: {reason}")
 
 
-@cli.command(context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": False})
+@cli.command()
 @click.argument("args", nargs=-1, metavar="[ingest|process] [ID]...")
 @env_option
 @json_option
