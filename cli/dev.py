@@ -83,6 +83,7 @@ class DevSession:
     server: Any = None
     poller: Any = None
     http_targets: Any = None  # local delivery of http route targets (local_runtime/http_targets.py)
+    function_logs: Any = None  # each in-process function's log lines, in a file per function (cli/logs.py)
     env_patch: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -111,6 +112,9 @@ class DevSession:
                 except Exception as exc:  # keep stopping the rest
                     self.log(f"dev: stopping the {name} failed: {exc}")
                 setattr(self, name, None)
+        if self.function_logs is not None:
+            self.function_logs.stop()
+            self.function_logs = None
         if self.env_patch is not None:
             self.env_patch.__exit__(None, None, None)
             self.env_patch = None
@@ -272,6 +276,7 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     # Each function runs in its own variables (their SDK budgets differ, as their timeouts do).
     ingest = for_function(load_handler(ingest_cfg.handler, fresh=True), ingest_env)
     process = for_function(load_handler(process_cfg.handler, fresh=False), process_env)
+    ingest, process = _log_per_function(session, ingest, process)
     session.server = ApiGatewayServer(
         ingest, port=port, stage=ws.env.name, region=region, providers=sorted(ws.config.providers),
         context_factory=ingest_cfg.context, function_name=ingest_cfg.name,
@@ -284,6 +289,15 @@ def _run_handlers(session: DevSession, port: int, visibility_timeout: int) -> No
     base = f"{session.server.url}/{ws.env.name}"
     session.runtime_file.write_text(json.dumps({"url": base, "pid": os.getpid(), "emulator": endpoint,
                                                 "queue_url": outputs.queue_url}))
+
+
+def _log_per_function(session: DevSession, ingest, process):
+    """What each in-process function logs also goes to a file of its own (`webhookctl logs` reads them),
+    as each deployed function has its own log group."""
+    from .logs import FunctionLogs, local_logs_dir
+
+    session.function_logs = FunctionLogs(local_logs_dir(session.ws)).start()
+    return session.function_logs.wrap("ingest", ingest), session.function_logs.wrap("process", process)
 
 
 def _run_http_targets(session: DevSession) -> None:

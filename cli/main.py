@@ -495,5 +495,219 @@ def cost(env_name, config_path, as_json, per_month, payload_kb, records_per_batc
         click.echo(render(result))
 
 
+# ---------------------------------------------------------------- operate it (issue 12)
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def events():
+    """Find deliveries and look inside one."""
+
+
+@events.command("list")
+@env_option
+@json_option
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
+@click.option("--type", "event_type", help="Only this event type (exactly as recorded, e.g. charge.succeeded).")
+@click.option("--status", type=click.Choice(["queued", "processed", "failed", "received"]), help="Only this status.")
+@click.option("--since", help="Received at or after: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 24h.")
+@click.option("--until", help="Received at or before (same forms). Default: now.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="Deliveries per page.")
+@click.option("--next", "cursor", help="The cursor a previous page printed: the next page of the same listing.")
+def events_list(env_name, config_path, as_json, providers, event_type, status, since, until, limit, cursor):
+    """Deliveries, newest first. With --json: one object a line, then {"next": CURSOR} when more match."""
+    from .events import list_columns, list_events, table_rows
+    from .output import table
+
+    page = list_events(_workspace(config_path, env_name), providers=providers, event_type=event_type, status=status,
+                       since=since, until=until, limit=limit, cursor=cursor, log=_progress)
+    if as_json:
+        for row in page["events"]:
+            click.echo(json.dumps(row, sort_keys=True))
+        if page["next"]:
+            click.echo(json.dumps({"next": page["next"]}))
+        return
+    if page["events"]:
+        click.echo(table(table_rows(page["events"]), list_columns(), width=100))
+    else:
+        _progress(f"events: no deliveries received between {page['since']} and {page['until']}")
+    if page["next"]:
+        _progress(f"events: more: webhookctl events list --next {page['next']}")
+
+
+@events.command("show")
+@click.argument("webhook_id")
+@env_option
+@json_option
+@click.option("--raw", is_flag=True, help="Write the exact archived bytes to stdout, nothing else.")
+@click.option("--verify", "verify", is_flag=True,
+              help="Re-check the stored signature against the provider's current secrets (no tolerance window).")
+def events_show(webhook_id, env_name, config_path, as_json, raw, verify):
+    """One delivery: its record, the headers stored to re-verify it, and its payload."""
+    from . import events as ev
+
+    ws = _workspace(config_path, env_name)
+    if raw:
+        if as_json or verify:
+            raise click.UsageError("--raw writes the bytes alone: use it without --json and --verify")
+        click.get_binary_stream("stdout").write(ev.raw_event(ws, webhook_id))
+        return
+    clients: dict = {}
+    shown = ev.show_event(ws, webhook_id, clients=clients)
+    check = ev.verify_event(ws, webhook_id, clients=clients) if verify else None
+    if as_json:
+        _emit_json({**shown, **({"verification": check} if check else {})})
+        return
+    click.echo(ev.render_show(shown))
+    if check:
+        click.echo("\n" + ev.render_verification(check))
+
+
+@cli.command()
+@click.argument("provider", required=False)
+@click.argument("event_type", required=False)
+@env_option
+@json_option
+@click.option("--list", "show_list", is_flag=True, help="Show the catalog (PROVIDER's events, or every provider's).")
+@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+              help="Change a field: dotted path, list items by index, the value as JSON (else text). Repeatable.")
+@click.option("--file", "-f", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Send this body instead (EVENT_TYPE then fills the provider's type header).")
+@click.option("--redeliver", metavar="ID", help="Send an earlier delivery again (webhook id or the provider's "
+                                                "delivery id): same bytes, same delivery id, signed anew.")
+@click.option("--url", help="Base URL of the ingest API (default: `webhookctl dev`'s, or the stack's api_endpoint).")
+def trigger(provider, event_type, env_name, config_path, as_json, show_list, sets, file, redeliver, url):
+    """Send a realistic, signed PROVIDER event from the catalog (default: its first EVENT_TYPE)."""
+    from . import trigger as tr
+
+    ws = _workspace(config_path, env_name)
+    if show_list:
+        rows = tr.listing(ws, provider)
+        if as_json:
+            _emit_json(rows)
+        else:
+            from .output import Column, table
+
+            click.echo(table(rows, [Column("provider", min_width=6), Column("event_type", "event type", min_width=12),
+                                    Column("default"), Column("summary", min_width=20)]))
+        return
+    if provider is None:
+        raise click.UsageError("give PROVIDER (or --list)")
+    result = tr.trigger(ws, provider, event_type, sets=sets, file=file, redeliver=redeliver, url=url)
+    if as_json:
+        _emit_json(result)
+    else:
+        what = f"{provider} {result['event_type'] or 'event'}" + (" (redelivered)" if redeliver else "")
+        click.echo(f"{result['status']} {json.dumps(result['response'])}  {what}  ({result['milliseconds']} ms, "
+                   f"{result['url']})")
+    if result["status"] >= 400:
+        reason = result["response"].get("message") or result["response"].get("error") or "see the response"
+        raise WebhookctlError(f"{provider} event was rejected with HTTP {result['status']}: {reason}")
+
+
+@cli.command()
+@click.argument("args", nargs=-1, metavar="[ingest|process] [ID]...")
+@env_option
+@json_option
+@click.option("--since", help="From: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 1h.")
+@click.option("--grep", help="Only lines containing this text.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+def logs(args, env_name, config_path, as_json, since, grep, follow):
+    """The functions' logs (both by default): on AWS their CloudWatch Logs, on `local` what `webhookctl dev`'s
+    in-process handlers logged. An ID (webhook id or the provider's delivery id) shows that delivery's lines.
+    With --json: one object a line."""
+    import threading
+
+    from . import logs as lg
+
+    ws = _workspace(config_path, env_name)
+    functions, ids = lg.select_functions(args)
+    match = lg.matcher(ws, since=since, grep=grep, ids=ids)
+
+    def show(line) -> None:
+        text = json.dumps(line.as_dict(), sort_keys=True) if as_json else lg.human(line)
+        if text is not None:
+            click.echo(text)
+
+    for line in lg.lines(ws, functions, match):
+        show(line)
+    if follow:
+        stop = threading.Event()
+        try:
+            for line in lg.follow(ws, functions, match, stop):
+                show(line)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@cli.command()
+@env_option
+@json_option
+@click.option("--forward-to", "url", metavar="URL", help="Where to POST each event's detail, e.g. http://localhost:3000/hook.")
+@click.option("--name", help="The listener's name (default: <user>-<host>); the same name resumes its queue.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider's events (repeatable).")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--filter", "pattern_json", metavar="JSON", help="An EventBridge event pattern instead of --provider/--type.")
+@click.option("--keep", is_flag=True, help="On Ctrl-C keep the queue and rule: events wait for the next listen --name.")
+@click.option("--replay-since", metavar="WHEN", help="First forward the archived deliveries since then (30m, 2d, ISO).")
+@click.option("--cleanup", is_flag=True, help="Remove stale listeners (or the one named by --name), then exit.")
+@click.option("--stale-after", default="24h", show_default=True, help="With --cleanup: idle for longer than this.")
+@click.option("--poll-seconds", default=10, type=click.IntRange(0, 20), hidden=True)  # listen.WAIT_SECONDS
+def listen(env_name, config_path, as_json, url, name, providers, types, pattern_json, keep, replay_since, cleanup,
+           stale_after, poll_seconds):
+    """Forward the bus's events to a local URL through a queue of this listener's own: nothing is lost
+    while the receiver or the laptop is down. Each POST is signed Standard Webhooks style with a secret
+    printed at start; a message is deleted only after a 2xx."""
+    from . import listen as ls
+
+    ws = _workspace(config_path, env_name)
+    if cleanup:
+        rows = ls.cleanup(ws, name=name, stale_after=stale_after, log=_progress)
+        if as_json:
+            _emit_json(rows)
+        elif rows:
+            from .output import Column, table
+
+            click.echo(table(rows, [Column("name"), Column("owner"), Column("last_seen", "last seen"),
+                                    Column("pending", align="right"), Column("removed")]))
+        else:
+            _progress("listen: no listeners in this environment")
+        return
+    if not url:
+        raise click.UsageError("give --forward-to URL (or --cleanup)")
+    pattern = ls.event_pattern(providers, types, pattern_json)
+
+    def report(result) -> None:
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), sort_keys=True))
+        elif result.ok:
+            click.echo(f"{result.status}  {result.provider}  {result.event_type or '-'}  {result.webhook_id}"
+                       + ("  (replayed)" if result.replayed else ""))
+        elif result.replayed:
+            _progress(f"listen: replayed {result.webhook_id} not taken ({result.error}); replays are tried once")
+        else:
+            _progress(f"listen: {result.webhook_id} not taken ({result.error}): it stays queued, retried with backoff")
+
+    ls.serve(ws, url, name=name, pattern=pattern, keep=keep, replay_since=replay_since, log=_progress,
+             report=report, wait_seconds=poll_seconds)
+
+
+@cli.command("stats")
+@env_option
+@json_option
+@click.option("--since", help="Count deliveries received since: ISO-8601, or a duration ago (30m, 1h, 2d). Default: 24h.")
+@click.option("--until", help="...and until (same forms). Default: now.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
+def stats_command(env_name, config_path, as_json, since, until, providers):
+    """Deliveries per provider and status, the oldest still queued, the queues' and DLQs' depths, and what
+    each route's target delivered, failed and dead-lettered."""
+    from .stats import render, stats
+
+    doc = stats(_workspace(config_path, env_name), since=since, until=until, providers=providers, log=_progress)
+    if as_json:
+        _emit_json(doc)
+    else:
+        click.echo(render(doc))
+
+
 def main() -> None:  # pragma: no cover - console entry alias
     cli()

@@ -1,11 +1,18 @@
-"""`webhookctl send PROVIDER`: sign a sample (or your own) payload as the provider would, and POST it."""
+"""`webhookctl send PROVIDER`: sign a sample (or your own) payload as the provider would, and POST it.
+
+`deliver` is the one place a payload is signed and posted as a provider would: `send` (the
+registry's sample, or --file) and `trigger` (the catalog's realistic fixtures, cli/trigger.py)
+both go through it.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Mapping
 
 from handlers.contract import REPLY_HEADER
 
@@ -43,30 +50,47 @@ def base_url(ws: Workspace, override: str | None) -> str:
     return known_outputs(ws).api_url.rstrip("/")
 
 
+def guess_content_type(body: bytes) -> str:
+    return "application/json" if body.lstrip()[:1] in (b"{", b"[") else "application/x-www-form-urlencoded"
+
+
 def send(ws: Workspace, provider: str, *, file: Path | None, url: str | None, secret: str | None,
          timeout: float = 30.0) -> dict:
+    config = require_provider(ws, provider)
+    if file is not None:
+        body, content_type, event_type = file.read_bytes(), None, None
+        content_type = guess_content_type(body)
+    else:
+        body, content_type, event_type = sample_payload(config.scheme)
+    return deliver(ws, provider, body, content_type, event_type=event_type, url=url, secret=secret, timeout=timeout)
+
+
+def deliver(ws: Workspace, provider: str, body: bytes, content_type: str, *, event_type: str | None = None,
+            delivery_id: str | None = None, headers: Mapping[str, str] | None = None, url: str | None = None,
+            secret: str | None = None, timeout: float = 30.0, user_agent: str = "webhookctl-send/0.1") -> dict:
+    """Sign `body` with the provider's scheme and active secret (or `secret`), POST it to the ingest API.
+
+    `headers` are the provider's other headers (User-Agent and the like); the signature's own
+    headers and the content type win over them. The answer is ingest's JSON document.
+    """
     from handlers.schemes import get, prepare_body, sign
 
     config = require_provider(ws, provider)
     scheme = get(config.scheme)
-    if file is not None:
-        body = file.read_bytes()
-        content_type = "application/json" if body.lstrip()[:1] in (b"{", b"[") else "application/x-www-form-urlencoded"
-        event_type = None
-    else:
-        body, content_type, event_type = sample_payload(config.scheme)
     key = secret or _active_secret(ws, provider)
     body = prepare_body(config.scheme, body, key)  # a proof that rides in the body (Graph's clientState)
     target = scheme.post_url(f"{base_url(ws, url)}/webhooks/{provider}", body, content_type)
-    headers = {"Content-Type": content_type, "User-Agent": "webhookctl-send/0.1"}
+    sent = {"User-Agent": user_agent, **(headers or {}), "Content-Type": content_type}
     try:
-        headers.update(sign(config.scheme, body, key, dict(config.options), url=target, event_type=event_type))
+        sent.update(sign(config.scheme, body, key, dict(config.options), url=target, event_type=event_type,
+                         delivery_id=delivery_id))
     except ValueError as exc:  # a secret that cannot sign (Discord's public key): say how to send
         raise WebhookctlError(f"cannot sign a {config.scheme} request for {provider}: {exc}") from None
     started = time.perf_counter()
-    status, response = _post(target, body, headers, timeout)
+    status, response = _post(target, body, sent, timeout)
     return {"provider": provider, "url": target, "status": status, "response": response,
-            "milliseconds": round((time.perf_counter() - started) * 1000, 1)}
+            "milliseconds": round((time.perf_counter() - started) * 1000, 1), "size": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest()}
 
 
 def _active_secret(ws: Workspace, provider: str) -> str:
@@ -91,12 +115,13 @@ def _post(target: str, body: bytes, headers: dict[str, str], timeout: float) -> 
 
 
 def _document(text: str, reply_header: str | None) -> dict:
-    """Ingest's JSON answer: the body, or the reply header when the provider's format is not JSON (TwiML)."""
-    body = _json_object(text)
-    if body is not None:
-        return body
+    """Ingest's JSON answer: the reply header where the provider dictates the body (Twilio's TwiML,
+    Discord's interaction response, kept as `raw`), else the body."""
     reply = _json_object(reply_header)
-    return {**reply, "raw": text} if reply is not None else {"raw": text}
+    if reply is not None:
+        return {**reply, "raw": text}
+    body = _json_object(text)
+    return body if body is not None else {"raw": text}
 
 
 def _json_object(text: str | None) -> dict | None:
