@@ -130,6 +130,8 @@ def render(doc: dict[str, Any]) -> str:
             Column("route"), Column("target"), Column("delivered", align="right"), Column("retried", align="right"),
             Column("failed", align="right"), Column("dead_lettered", "dead-lettered", align="right"),
             Column("lost", align="right")])]
+        if any(row["delivered"] is None for row in doc["targets"]):
+            parts.append("(-: not measured here; the emulator delivers these targets without EventBridge's metrics)")
     return "\n".join(parts).rstrip()
 
 
