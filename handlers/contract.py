@@ -24,6 +24,7 @@ import collections
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -343,16 +344,26 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         environ = function_environment() if environ is None else environ
+        specs = _field_specs(cls)
+        raws = tuple(environ.get(variable) for _, variable, _ in specs)
+        # Handlers read their settings several times per request; the variables rarely change,
+        # so one parse per distinct set of values (the object is frozen, so sharing it is safe).
+        known = _SETTINGS_BY_VALUES.get((cls, raws))
+        if known is not None:
+            return known
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(f.metadata["env"])
+        for (name, _, kind), raw in zip(specs, raws):
             if raw is None:
                 continue
             try:
-                values[f.name] = _parse(f.type, raw)
+                values[name] = _parse(kind, raw)
             except ValueError:
                 pass  # keep the default
-        return cls(**values)
+        settings = cls(**values)
+        if len(_SETTINGS_BY_VALUES) >= 64:  # bounded: tests and dev switch environments
+            _SETTINGS_BY_VALUES.clear()
+        _SETTINGS_BY_VALUES[(cls, raws)] = settings
+        return settings
 
     def to_env(self, names: Iterable[str] | None = None) -> dict[str, str]:
         """`{VARIABLE: value}` for the named fields (all of them by default)."""
@@ -438,6 +449,15 @@ def sdk_backoff_seconds(attempts: int) -> float:
 def sdk_call_seconds(connect: float, read: float, attempts: int) -> float:
     """The longest one call can take: every attempt times out connecting and reading, plus the backoffs."""
     return max(1, attempts) * (connect + read) + sdk_backoff_seconds(attempts)
+
+
+_SETTINGS_BY_VALUES: dict[tuple, Any] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_specs(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(field name, environment variable, type) of each of a settings class's fields."""
+    return tuple((f.name, f.metadata["env"], f.type) for f in fields(cls))
 
 
 def _parse(kind: Any, raw: str) -> Any:

@@ -16,6 +16,16 @@ def test_settings_round_trip_through_the_environment():
     assert Settings.from_env(settings.to_env()) == settings
 
 
+def test_settings_follow_the_environment_while_parsed_once_per_set_of_values(monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", "first")
+    first = Settings.from_env()
+    assert first.table_name == "first" and Settings.from_env() is first  # same values: the parsed object
+    monkeypatch.setenv("TABLE_NAME", "second")
+    assert Settings.from_env().table_name == "second"  # a changed variable is read, never a stale copy
+    monkeypatch.delenv("TABLE_NAME")
+    assert Settings.from_env().table_name == ""
+
+
 def test_each_function_gets_only_its_variables():
     env = Settings().to_env(INGEST_SETTINGS)
     assert "QUEUE_URL" in env and "EVENT_BUS_NAME" not in env
