@@ -159,7 +159,7 @@ class ConsoleHandler(BaseHTTPRequestHandler):
         return doc
 
     def _json(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(doc, default=str, sort_keys=True).encode("utf-8")
+        body = json.dumps(doc, default=str).encode("utf-8")  # in insertion order: the page shows it so
         self._send(status, body, "application/json; charset=utf-8", headers)
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
