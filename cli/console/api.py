@@ -99,10 +99,11 @@ def alarm_states(ws: Workspace) -> list[dict[str, Any]]:
     prefix = f"{ws.stack}-"
     pages = env_client(ws, "cloudwatch").get_paginator("describe_alarms").paginate(
         AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
-    return [{"name": a["AlarmName"], "key": a["AlarmName"][len(prefix):], "state": a["StateValue"],
-             "reason": a.get("StateReason"), "description": a.get("AlarmDescription"),
-             "updated": _iso(a.get("StateUpdatedTimestamp"))}
-            for page in pages for a in page.get("MetricAlarms", [])]
+    alarms = [{"name": a["AlarmName"], "key": a["AlarmName"][len(prefix):], "state": a["StateValue"],
+               "reason": a.get("StateReason"), "description": a.get("AlarmDescription"),
+               "updated": _iso(a.get("StateUpdatedTimestamp"))}
+              for page in pages for a in page.get("MetricAlarms", [])]
+    return sorted(alarms, key=lambda a: (a["state"] != "ALARM", a["key"]))  # firing ones first
 
 
 def _iso(moment) -> str | None:

@@ -304,6 +304,7 @@ def test_overview_is_stats_for_the_hour_with_chart_alarms_and_stages(client, ws,
     alarms = {a["key"]: a for a in doc["alarms"]}
     assert alarms["dlq-not-empty"]["state"] == "ALARM" and alarms["dlq-not-empty"]["reason"] == "2 in the DLQ"
     assert alarms["api-5xx"]["name"] == f"{ws.stack}-api-5xx"
+    assert doc["alarms"][0]["key"] == "dlq-not-empty"  # firing alarms first
     stages = {s["key"]: s for s in doc["stages"]}
     assert list(stages) == ["api", "ingest", "queue", "process", "bus", "routes"]
     assert stages["process"]["state"] == "alarm" and stages["process"]["counts"]["failed"] == 1
@@ -394,3 +395,40 @@ def test_the_console_command_prints_its_url_with_a_fresh_token_and_stops(ws):
     assert not thread.is_alive() and said[-1] == "console: stopped"
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _route_rules(ws, stack) -> dict[str, str]:
+    """Every route's rule and redrive rule on the bus (what a deploy creates), by route: its rule's ARN."""
+    from cli.targets import names
+
+    events, arns = stack.client("events"), {}
+    for route in ws.config.routes:
+        found = names(ws, route.name)
+        for kind in ("rule", "redrive_rule"):
+            arn = events.put_rule(Name=found[kind], EventBusName=stack.bus, EventPattern='{"source": ["x"]}')["RuleArn"]
+            if kind == "rule":
+                arns[route.name] = arn
+    return arns
+
+
+def test_a_route_targets_dlq_lists_and_redrives_for_that_route_alone(client, ws, stack):
+    from handlers.contract import targets_dlq_name
+
+    arns = _route_rules(ws, stack)
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=targets_dlq_name(stack.bus))["QueueUrl"]
+    event = {"id": "ev-1", "detail-type": "Webhook Processed", "source": "webhook.processor",
+             "detail": {"webhook_id": "w" * 32, "provider": "stripe", "event_type": "charge.succeeded"}}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
+        "RULE_ARN": {"DataType": "String", "StringValue": arns["payments"]},
+        "ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"},
+        "RETRY_ATTEMPTS": {"DataType": "String", "StringValue": "185"}})
+    targets = {t["route"]: t for t in client.json("GET", "/api/dlq")[1]["targets"]}
+    assert targets["audit-log"]["messages"] == [] and "error" not in targets["audit-log"]
+    [message] = targets["payments"]["messages"]
+    assert message["webhook_id"] == "w" * 32 and message["error_code"] == "SDK_CLIENT_ERROR"
+    assert message["rule"] == "rule" and message["retry_attempts"] == 185
+    status, moved = client.json("POST", "/api/dlq/redrive", body=b'{"target": "payments"}')
+    assert status == 200 and moved["target"] == "payments"
+    assert [m["redriven"] for m in moved["moved"]] == [True]
+    assert client.json("GET", "/api/dlq")[1]["targets"][1]["messages"] == []

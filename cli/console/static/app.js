@@ -323,8 +323,12 @@ function jsonTree(value, key) {
   const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
   const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
   return el("details", { open: true, class: "node" },
-    el("summary", {}, ...label, open, el("span", { class: "muted" }, ` ${entries.length} ${Array.isArray(value) ? "items" : "keys"} `), close),
+    el("summary", {}, ...label, open, el("span", { class: "muted" }, ` ${countOf(entries.length, Array.isArray(value) ? "item" : "key")} `), close),
     el("div", { class: "children" }, entries.map(([k, v]) => jsonTree(v, Array.isArray(value) ? null : k))));
+}
+
+function countOf(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function formTable(fields) {
