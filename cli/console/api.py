@@ -220,7 +220,27 @@ def dlq(ws: Workspace, request: Request) -> dict[str, Any]:
             raise
         except WebhookctlError as exc:  # a route not deployed yet: say so, list the others
             targets.append({"route": route.name, "target": route.target, "messages": [], "error": exc.message})
-    return {"ingest": dlq_list(ws, limit=DLQ_MAX, log=_quiet), "targets": targets}
+    ingest = dlq_list(ws, limit=DLQ_MAX, log=_quiet)
+    reasons = failure_reasons(ws, ingest)
+    return {"ingest": [{**m, "why": reasons.get(m["webhook_id"])} for m in ingest], "targets": targets}
+
+
+def failure_reasons(ws: Workspace, messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Why each delivery failed: the processor's last `record failed` line naming it (`webhookctl logs
+    process ID`'s reading: the local files on `local`, CloudWatch Logs on AWS); none when the logs
+    cannot be read or no longer hold it."""
+    from ..logs import read_logs
+
+    ids = [m["webhook_id"] for m in messages if m.get("webhook_id")]
+    if not ids:
+        return {}
+    since = min((m["received_at"] for m in messages if m.get("received_at")), default=None)
+    try:
+        lines = read_logs(ws, ("process",), since=since, ids=ids)
+    except WebhookctlError:
+        return {}
+    return {line["webhook_id"]: str(line.get("reason")) for line in lines  # oldest first: the last one wins
+            if line.get("message") == "record failed" and line.get("webhook_id") in ids}
 
 
 # --------------------------------------------------------------------------- actions (POST)

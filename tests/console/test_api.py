@@ -343,13 +343,27 @@ def _poison(stack, wid: str) -> None:
                                      MessageGroupId="stripe", MessageDeduplicationId=wid)
 
 
-def test_dlq_lists_the_ingest_dlq_and_each_route_then_redrive_empties_it(client, stack):
+def _log_failure(project, wid: str, reason: str) -> None:
+    """The processor's line for a record's last failed receive, where `webhookctl dev` writes it."""
+    from handlers.observability import log_record
+
+    folder = project / ".webhookctl" / "logs" / "local"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [log_record("WARNING", "record failed", service="process", webhook_id=w, reason=r, to_dlq=True)
+             for w, r in (("f" * 32, "other"), (wid, "timeout"), (wid, reason))]
+    (folder / "process.log").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_dlq_lists_the_ingest_dlq_and_each_route_then_redrive_empties_it(client, stack, project):
     wid = stack.put_delivery("stripe", "evt_dlq", NOW, status="failed")
     _poison(stack, wid)
     status, doc = client.json("GET", "/api/dlq")
     assert status == 200 and set(doc) == {"ingest", "targets"}
     [message] = doc["ingest"]
     assert message["webhook_id"] == wid and message["provider"] == "stripe" and message["message_group"] == "stripe"
+    assert message["why"] is None  # no local logs yet
+    _log_failure(project, wid, "archive_unreadable")
+    assert client.json("GET", "/api/dlq")[1]["ingest"][0]["why"] == "archive_unreadable"
     assert [t["route"] for t in doc["targets"]] == ["audit-log", "payments", "orders"]
     assert all(t["messages"] == [] and "is not deployed" in t["error"] for t in doc["targets"])  # no rules here
     status, moved = client.json("POST", "/api/dlq/redrive", body=b"{}")

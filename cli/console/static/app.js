@@ -359,7 +359,8 @@ async function loadDlq() {
   fill($("dlq-ingest").tBodies[0], doc.ingest.map((m) => el("tr", { "data-webhook-id": m.webhook_id || "" },
     el("td", { class: "mono" }, m.webhook_id ? el("a", { href: `#delivery/${encodeURIComponent(m.webhook_id)}` }, m.webhook_id) : m.message_id),
     el("td", {}, m.provider || "—"), el("td", {}, m.event_type || "—"), el("td", {}, when(m.received_at)),
-    el("td", { class: "num" }, m.receive_count))));
+    el("td", { class: "num" }, m.receive_count),
+    el("td", {}, m.why || el("span", { class: "muted" }, `not in the logs: webhookctl logs process ${m.webhook_id || ""}`)))));
   $("dlq-ingest-empty").hidden = doc.ingest.length > 0;
   $("redrive").disabled = doc.ingest.length === 0;
   fill($("dlq-targets"), doc.targets.map(targetCard));
