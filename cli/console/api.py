@@ -3,12 +3,12 @@
 `ROUTES` maps (method, path pattern) to a function `(ws, request) -> dict`; `cli.console.server`
 does the HTTP (token, Host, methods, headers) and turns a `WebhookctlError` into `{"error": ...}`
 (`status_for`). Nothing here talks to AWS itself except `alarm_states` (no CLI command lists the
-alarms yet) and the chart's bucketing of `cli.events.iter_records`.
+alarms yet).
 
 | endpoint | library call (the CLI command) |
 |---|---|
 | GET /api/meta | the config (providers, routes), `events.STATUSES` |
-| GET /api/overview | `stats.stats` (`webhookctl stats`), `events.iter_records`, CloudWatch DescribeAlarms |
+| GET /api/overview | `stats.stats` (`webhookctl stats --since 1h`; its records also fill the chart), CloudWatch DescribeAlarms |
 | GET /api/deliveries | `events.list_events` (`events list`: provider, type, status, since, until, limit, next) |
 | GET /api/deliveries/ID | `events.show_event` + `events.verify_event` (`events show --verify`) |
 | POST /api/deliveries/ID/replay | `replay.replay_delivery` (`replay`'s publishing) |
@@ -68,27 +68,28 @@ def overview(ws: Workspace, request: Request, now: dt.datetime | None = None) ->
     from ..stats import stats
 
     now = now or dt.datetime.now(dt.timezone.utc)
-    doc = stats(ws, since=f"{CHART_MINUTES}m", log=_quiet, now=now)
+    chart = Chart(sorted(ws.config.providers), now)
+    doc = stats(ws, since=f"{CHART_MINUTES}m", log=_quiet, now=now, on_record=chart.add)  # one pass for both
     alarms = alarm_states(ws)
-    return {**doc, "chart": chart(ws, doc["since"], doc["until"], now), "alarms": alarms,
-            "stages": stages(ws, doc, alarms)}
+    return {**doc, "chart": chart.as_doc(), "alarms": alarms, "stages": stages(ws, doc, alarms)}
 
 
-def chart(ws: Workspace, since: str, until: str, now: dt.datetime) -> dict[str, Any]:
-    """Deliveries per provider in CHART_BUCKET_MINUTES buckets, oldest first (the records index, via
-    `cli.events.iter_records`, as `stats` reads it)."""
-    from ..events import Query, iter_records
+class Chart:
+    """Deliveries per provider in CHART_BUCKET_MINUTES buckets up to `now`, oldest first."""
 
-    buckets = CHART_MINUTES // CHART_BUCKET_MINUTES
-    providers = sorted(ws.config.providers)
-    series = {p: [0] * buckets for p in providers}
-    for record in iter_records(ws, Query(tuple(providers), since, until), log=_quiet):
+    def __init__(self, providers: list[str], now: dt.datetime):
+        self.now, self.buckets = now, CHART_MINUTES // CHART_BUCKET_MINUTES
+        self.series = {p: [0] * self.buckets for p in providers}
+
+    def add(self, record: dict[str, Any]) -> None:
         moment = dt.datetime.fromisoformat(record["received_at"].replace("Z", "+00:00"))
-        index = buckets - 1 - int((now - moment).total_seconds() // (CHART_BUCKET_MINUTES * 60))
-        if 0 <= index < buckets and record["provider"] in series:
-            series[record["provider"]][index] += 1
-    return {"bucket_minutes": CHART_BUCKET_MINUTES, "since": since, "until": until,
-            "series": {p: counts for p, counts in series.items() if any(counts)}}
+        index = self.buckets - 1 - int((self.now - moment).total_seconds() // (CHART_BUCKET_MINUTES * 60))
+        if 0 <= index < self.buckets and record.get("provider") in self.series:
+            self.series[record["provider"]][index] += 1
+
+    def as_doc(self) -> dict[str, Any]:
+        return {"bucket_minutes": CHART_BUCKET_MINUTES,
+                "series": {p: counts for p, counts in self.series.items() if any(counts)}}
 
 
 def alarm_states(ws: Workspace) -> list[dict[str, Any]]:

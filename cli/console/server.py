@@ -203,6 +203,8 @@ def start(ws: Workspace, *, port: int = DEFAULT_PORT, token: str | None = None, 
     except OSError as exc:
         raise WebhookctlError(f"the console cannot listen on {HOST}:{port} ({exc.strerror}): pass --port "
                               "(0 picks a free one)") from None
-    thread = threading.Thread(target=server.serve_forever, name="webhookctl-console", daemon=True)
+    # A short poll: `stop()` (at dev's Ctrl-C) waits for the loop to notice, 0.5 s by default.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="webhookctl-console",
+                              daemon=True)
     thread.start()
     return Console(server=server, thread=thread)
