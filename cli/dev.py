@@ -84,6 +84,7 @@ class DevSession:
     poller: Any = None
     http_targets: Any = None  # local delivery of http route targets (local_runtime/http_targets.py)
     function_logs: Any = None  # each in-process function's log lines, in a file per function (cli/logs.py)
+    console: Any = None  # the web console (cli/console), served from a thread of its own
     env_patch: Any = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -104,7 +105,7 @@ class DevSession:
         self.log(f"dev: emulator back at {self.emulator.endpoint}" + (f": restored {line}" if line else ""))
 
     def stop(self) -> None:
-        for name in ("http_targets", "poller", "server"):
+        for name in ("console", "http_targets", "poller", "server"):
             part = getattr(self, name)
             if part is not None:
                 try:
@@ -149,6 +150,7 @@ def start(ws: Workspace, *, port: int, log: Log, visibility_timeout: int = DEFAU
         _run_handlers(session, port, visibility_timeout)
         _run_http_targets(session)
         _ensure_dev_secrets(session)
+        _run_console(session)
         session.timings["ready"] = time.monotonic() - started
         if self_test:
             _self_test(session)
@@ -313,6 +315,16 @@ def _run_http_targets(session: DevSession) -> None:
         session.log(f"dev: delivering route {line}")
 
 
+def _run_console(session: DevSession) -> None:
+    """The web console, on its usual port when free, else on any free one (binding a socket: no wait)."""
+    from .console.server import DEFAULT_PORT, start
+
+    try:
+        session.console = start(session.ws, port=DEFAULT_PORT, log=session.log)
+    except WebhookctlError:  # another dev or console holds it
+        session.console = start(session.ws, port=0, log=session.log)
+
+
 def _ensure_dev_secrets(session: DevSession) -> None:
     """A provider with no secret gets a random one, so `webhookctl send` works at once (emulator only)."""
     from .aws import client
@@ -378,6 +390,8 @@ def banner(session: DevSession) -> str:
         *(["HTTP route targets (delivered locally; `webhookctl dlq list --target ROUTE` shows what failed):",
            *[f"  {line}" for line in session.http_targets.describe()], ""]
           if session.http_targets is not None and session.http_targets.describe() else []),
+        *([f"Console (this run's token; 127.0.0.1 only): {session.console.url}", ""]
+          if session.console is not None else []),
         "Try next, in another terminal:",
         "  webhookctl send stripe                  # a signed sample, all the way to the bus",
         "  webhookctl status <webhook_id>          # its record",

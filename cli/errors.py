@@ -12,3 +12,7 @@ class WebhookctlError(click.ClickException):
 
 class TerraformFailed(WebhookctlError):
     """Terraform exited non-zero; its own output has already been streamed to stderr."""
+
+
+class NotFound(WebhookctlError):
+    """What was asked for does not exist (an unknown delivery): the console answers 404."""

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import parse_qsl
 
-from .errors import WebhookctlError
+from .errors import NotFound, WebhookctlError
 from .workspace import Workspace
 
 Log = Callable[[str], None]
@@ -429,7 +429,7 @@ def _get_item(ws: Workspace, ddb, table: str, webhook_id: str) -> dict:
     if is_webhook_id(webhook_id):
         item = ddb.get_item(TableName=table, Key={"webhook_id": {"S": webhook_id}}, ConsistentRead=True).get("Item")
     if not item:
-        raise WebhookctlError(f"no delivery {webhook_id} in environment '{ws.env.name}' "
+        raise NotFound(f"no delivery {webhook_id} in environment '{ws.env.name}' "
                               "(`webhookctl events list` shows the webhook ids)")
     return item
 

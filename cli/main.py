@@ -385,6 +385,19 @@ def dev(env_name, config_path, port, visibility_timeout, no_self_test):
 
 @cli.command()
 @env_option
+@click.option("--port", "-p", default=8787, show_default=True, type=click.IntRange(0, 65535),
+              help="Loopback port for the console (0: any free port).")
+@click.option("--no-open", is_flag=True, help="Print the URL only; do not open a browser.")
+def console(env_name, config_path, port, no_open):
+    """The local web console on 127.0.0.1: the pipeline at a glance, deliveries, replay, DLQ and redrive.
+
+    Prints its URL with a random token (required on every request). Ctrl-C stops it."""
+    from .console import serve
+
+    serve(_workspace(config_path, env_name), port=port, open_browser=not no_open, log=_progress, out=click.echo)
+
+@cli.command()
+@env_option
 @json_option
 @click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable; default: all).")
 @click.option("--since", help="Received at or after (ISO-8601; default: 24 hours ago).")

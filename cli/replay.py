@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from .archive import ArchivedObject, InGlacier, read_archived
-from .errors import WebhookctlError
+from .errors import NotFound, WebhookctlError
 from .workspace import Workspace
 
 Log = Callable[[str], None]
@@ -150,6 +150,28 @@ def replay(ws: Workspace, *, providers: tuple[str, ...], since: str | None, unti
     if dry_run or not records:
         log(f"replay: {len(records)} deliveries match" + (" (dry run: nothing published)" if dry_run else ""))
         return summary
+    return publish_records(ws, outputs, records, summary, now, log)
+
+
+def replay_delivery(ws: Workspace, webhook_id: str, *, log: Log) -> dict:
+    """Publish one delivery again, whatever its status (the console's Replay): `replay`'s own publishing."""
+    from .operations import env_client
+    from .stack_ops import known_outputs
+
+    outputs = known_outputs(ws, log)
+    records = read_records(env_client(ws, "dynamodb"), outputs.table_name, [webhook_id])
+    if not records:
+        raise NotFound(f"no delivery {webhook_id} in environment '{ws.env.name}' "
+                       "(`webhookctl events list` shows the webhook ids)")
+    now = dt.datetime.now(dt.timezone.utc)
+    summary = {"matched": 1, "published": 0, "failed": [], "webhook_ids": [webhook_id], "dry_run": False}
+    return publish_records(ws, outputs, records, summary, now, log)
+
+
+def publish_records(ws: Workspace, outputs, records: list[dict], summary: dict, now: dt.datetime, log: Log) -> dict:
+    """The records' events published again (marked replayed); one error line for what was not."""
+    from .operations import env_client
+
     entries, frozen = replay_entries(env_client(ws, "s3"), outputs, records, ws.config.limits.inline_payload_limit,
                                      _put_events_max_bytes(ws), parse_time(None, now))
     summary["published"], summary["failed"] = publish(env_client(ws, "events"), entries, _put_events_max_bytes(ws))

@@ -28,13 +28,16 @@ MAX_TARGET_HOURS = 24 * 14
 
 
 def delivery_counts(ws: Workspace, providers: Sequence[str], since: str, until: str, *, ddb=None,
-                    now: dt.datetime | None = None) -> dict[str, Any]:
-    """Per provider and status, and the oldest delivery still waiting."""
+                    now: dt.datetime | None = None, on_record: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Per provider and status, and the oldest delivery still waiting; `on_record` sees each record read
+    (the console's chart: one pass for both)."""
     from .events import Query, age_seconds, iter_records
 
     counts: dict[str, Counter] = {p: Counter() for p in providers}
     oldest = None
     for record in iter_records(ws, Query(tuple(providers), since, until), ddb=ddb):
+        if on_record is not None:
+            on_record(record)
         counts[record["provider"]][record.get("status") or "unknown"] += 1
         if record.get("status") in WAITING:
             oldest = record  # newest first: the last one seen is the oldest
@@ -79,7 +82,8 @@ def _depth(sqs, url: str | None) -> dict[str, int] | None:
 
 
 def stats(ws: Workspace, *, since: str | None = None, until: str | None = None, providers: Sequence[str] = (),
-          ddb=None, sqs=None, cloudwatch=None, log: Log | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+          ddb=None, sqs=None, cloudwatch=None, log: Log | None = None, now: dt.datetime | None = None,
+          on_record: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Everything `webhookctl stats` shows, as plain data."""
     from .events import window
     from .operations import require_provider
@@ -89,7 +93,8 @@ def stats(ws: Workspace, *, since: str | None = None, until: str | None = None, 
         require_provider(ws, provider)
     now = now or dt.datetime.now(dt.timezone.utc)
     first, last = window(since, until, now)
-    counts = delivery_counts(ws, sorted(providers or ws.config.providers), first, last, ddb=ddb, now=now)
+    counts = delivery_counts(ws, sorted(providers or ws.config.providers), first, last, ddb=ddb, now=now,
+                             on_record=on_record)
     hours = _hours(first, last)
     return {"since": first, "until": last, **counts, "queues": queue_depths(ws, sqs=sqs, log=log),
             "targets": target_stats(ws, hours=hours, now=now, cloudwatch=cloudwatch), "target_hours": hours}
