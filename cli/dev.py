@@ -393,10 +393,12 @@ def banner(session: DevSession) -> str:
         *([f"Console (this run's token; 127.0.0.1 only): {session.console.url}", ""]
           if session.console is not None else []),
         "Try next, in another terminal:",
-        "  webhookctl send stripe                  # a signed sample, all the way to the bus",
-        "  webhookctl status <webhook_id>          # its record",
-        "  webhookctl secrets set github < secret  # use your provider's real test secret",
-        "  webhookctl outputs                      # queue, table, bucket, bus names",
+        "  webhookctl trigger stripe                       # a realistic signed event (--list: the catalog)",
+        "  webhookctl events list --since 10m              # what came in, newest first",
+        "  webhookctl events show <webhook_id> --verify    # its record, headers, payload, signature",
+        "  webhookctl listen --forward-to http://127.0.0.1:8000/hook   # the bus's events on your laptop",
+        "  webhookctl stats                                # counts, queues, DLQs",
+        "  webhookctl secrets set github < secret          # use your provider's real test secret",
         "",
         "Ctrl-C stops everything. Accepted webhooks survive a crash: the next `webhookctl dev` picks them up.",
     ]

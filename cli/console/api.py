@@ -121,8 +121,8 @@ def stages(ws: Workspace, doc: dict[str, Any], alarms: list[dict[str, Any]]) -> 
     totals = {s: sum(row[s] for row in doc["providers"]) for s in ("processed", "queued", "failed", "received")}
     received = sum(row["total"] for row in doc["providers"])
     queues = doc["queues"]
-    delivered = sum(t["delivered"] for t in doc["targets"])
-    lost = sum(t["failed"] for t in doc["targets"])
+    delivered = _total(t["delivered"] for t in doc["targets"])
+    lost = _total(t["failed"] for t in doc["targets"])
     stage_list = [
         ("api", "API Gateway", {"received": received}),
         ("ingest", "ingest λ", {"stored": received}),
@@ -136,6 +136,13 @@ def stages(ws: Workspace, doc: dict[str, Any], alarms: list[dict[str, Any]]) -> 
     ]
     return [{"key": key, "label": label, "counts": counts, "state": _stage_state(key, counts, alarms)}
             for key, label, counts in stage_list]
+
+
+def _total(counts) -> int | None:
+    """The sum, or None ("n/a") when a count is unknown: the emulator has no metrics for the targets
+    moto delivers itself (cli.targets.target_stats), and a partial sum would read as a wrong number."""
+    counts = list(counts)
+    return None if any(count is None for count in counts) else sum(counts)
 
 
 def _waiting(depth: dict[str, int] | None) -> int | None:
