@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import fuzz_budget  # noqa: F401  (loads the Hypothesis profile: HYPOTHESIS_PROFILE, default `dev`)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
