@@ -49,6 +49,25 @@ def _share_botocore_data_loader() -> None:
 _share_botocore_data_loader()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    """Keep each module on one xdist worker, and start the costly modules first.
+
+    pyproject's addopts run the suite on `-n auto --dist loadgroup`: a group runs whole, in file
+    order, on one worker. A module without an explicit `xdist_group` mark is its own group, so its
+    module-scoped fixtures (an emulator, a `dev`, an applied stack) are set up once, as without
+    xdist; modules that share a session fixture name one group (`applied-local-stack`). Modules
+    with `slow` tests go first: the workers then end together instead of one finishing a
+    Terraform apply alone (`--no-loadscope-reorder` keeps this order).
+    https://pytest-xdist.readthedocs.io/en/stable/distribution.html
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+    costly = {item.get_closest_marker("xdist_group").args[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0] not in costly)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
