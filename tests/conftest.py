@@ -58,14 +58,16 @@ def pytest_collection_modifyitems(config, items):
     module-scoped fixtures (an emulator, a `dev`, an applied stack) are set up once, as without
     xdist; modules that share a session fixture name one group (`applied-local-stack`). Modules
     with `slow` tests go first: the workers then end together instead of one finishing a
-    Terraform apply alone (`--no-loadscope-reorder` keeps this order).
+    Terraform apply alone (`--no-loadscope-reorder` keeps this order). A test marked
+    `destroys_stack` runs after every other costly test, so after all of its group.
     https://pytest-xdist.readthedocs.io/en/stable/distribution.html
     """
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
     costly = {item.get_closest_marker("xdist_group").args[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0] not in costly)
+    items.sort(key=lambda item: (item.get_closest_marker("xdist_group").args[0] not in costly,
+                                 item.get_closest_marker("destroys_stack") is not None))
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +82,16 @@ def emulator():
 
     with Emulator(port=free_port()) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def applied_local_stack(tmp_path_factory):
+    """The `local` stack deployed once per session (tests/applied_stack.py); the test marked
+    `destroys_stack` destroys it."""
+    from applied_stack import applied
+
+    with applied(ROOT, tmp_path_factory.mktemp("applied-local")) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")
