@@ -1,8 +1,10 @@
 """Fixtures shared by every test folder.
 
-Expensive things happen once per session: one synth (~10 s, ~1.2 GiB), one
-emulator. Tests that need Terraform or the emulator carry the `terraform` /
-`emulator` markers; they run in CI like every other test.
+Expensive things happen once per session (per xdist worker that needs them): one
+synth of every environment (~4 s, ~700 MiB: bench/README.md), one emulator, one
+applied `local` stack. Tests that need Terraform or the emulator carry the
+`terraform` / `emulator` markers, and those over ~30 s `slow`: `pytest -m "not slow"`
+is the fast loop; CI runs everything.
 """
 from __future__ import annotations
 
