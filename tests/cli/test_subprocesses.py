@@ -34,8 +34,8 @@ def as_a_shell_starts_it() -> None:
     """In the child before exec: SIGINT at its default, as a shell starts a foreground command. An
     ignored SIGINT survives exec (signal(7)), and Python then installs no KeyboardInterrupt. Under
     xdist the two SIGINT tests twice waited out their 20 s: the stuck child's /proc status showed
-    SIGINT and SIGQUIT ignored, inherited from its worker, where something was inside glibc's
-    system(3) (which ignores both in its caller while it waits) when this process was forked."""
+    SIGINT and SIGQUIT ignored, inherited from its worker: the pair glibc's system(3) ignores in
+    its caller while it waits, so most likely another thread of the worker was inside one."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
