@@ -51,6 +51,15 @@ def _share_botocore_data_loader() -> None:
 _share_botocore_data_loader()
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: two workers per core. The suite waits more than it computes (emulator and HTTP
+    round trips, pollers, Terraform's fixed provider waits): on 2 cores the fast loop took 70 s on
+    4 workers and 97 s on 2, one after the other (bench/README.md). `-n N` still wins.
+    https://pytest-xdist.readthedocs.io/en/stable/distribution.html
+    """
+    return 2 * (os.cpu_count() or 1) if config.option.numprocesses == "auto" else None
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Keep each module on one xdist worker, and start the costly modules first.
