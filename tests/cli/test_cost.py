@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from cli import cost
+from cli.errors import WebhookctlError
 from cli.prices import US_EAST_1
 from config import parse
 
@@ -252,9 +253,10 @@ def test_measured_reads_last_months_metrics(project, monkeypatch):
         assert (usage.webhooks, usage.requests, usage.records_per_batch) == (1000, 1200, 4)
         assert (usage.ingest_ms, usage.process_batch_ms) == (45.0, 80.0)
         assert usage.route_matches == {"audit-log": 0, "payments": 300, "orders": 0} and usage.measured
-        with pytest.raises(Exception) as err:
+        with pytest.raises(WebhookctlError) as err:
             cost.measured_usage(ws, 5 * 1024, print, cloudwatch=cw, now=dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc))
-        assert "no webhooks recorded for webhooks-prod from 2027-02-01 to 2027-03-01" in str(err.value)
+        assert str(err.value) == ("no webhooks recorded for webhooks-prod from 2027-02-01 to 2027-03-01: "
+                                  "nothing to measure (estimate with --per-month N instead)")
 
 
 def test_last_month_is_the_previous_calendar_month():

@@ -17,7 +17,16 @@ from operate_stack import CallCounter, deploy_storage
 
 pytestmark = pytest.mark.emulator
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # refreshed before each test by _now
+FIXED_NOW = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)  # parse_when's reference: any instant
+
+
+@pytest.fixture(autouse=True)
+def _now():
+    """The CLI reads the clock when a test runs, which in a full run (slow modules first, on
+    xdist) can be many minutes after this module was imported: each test gets its own NOW."""
+    global NOW
+    NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -128,12 +137,13 @@ def test_a_bad_cursor_is_one_error(ws, stack, cursor):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("30m", NOW - dt.timedelta(minutes=30)), ("2d", NOW - dt.timedelta(days=2)), ("45s", NOW - dt.timedelta(seconds=45)),
-    ("1w", NOW - dt.timedelta(weeks=1)), ("2026-11-29", dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc)),
+    ("30m", FIXED_NOW - dt.timedelta(minutes=30)), ("2d", FIXED_NOW - dt.timedelta(days=2)),
+    ("45s", FIXED_NOW - dt.timedelta(seconds=45)), ("1w", FIXED_NOW - dt.timedelta(weeks=1)),
+    ("2026-11-29", dt.datetime(2026, 11, 29, tzinfo=dt.timezone.utc)),
     ("2026-11-29T08:00Z", dt.datetime(2026, 11, 29, 8, tzinfo=dt.timezone.utc)),
 ])
 def test_times_are_iso_or_a_duration_ago(text, expected):
-    assert parse_when(text, NOW) == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert parse_when(text, FIXED_NOW) == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def test_cli_list_table_fits_100_columns_and_json_is_one_object_a_line(run_cli, stack):

@@ -67,9 +67,14 @@ def test_a_full_file_rotates_and_both_generations_are_read(ws):
     finally:
         sinks.stop()
     folder = local_logs_dir(ws)
-    assert log_file(folder, "ingest").with_name("ingest.log.1").exists()
+    current = log_file(folder, "ingest")
+    older = current.with_name("ingest.log.1")
+    assert older.exists()
+    kept = [line for f in (older, current) for line in f.read_text().splitlines() if line.strip()]
     got = read_logs(ws, ["ingest"], since="10m")
-    assert len(got) > 20 and [r["webhook_id"] for r in got] == sorted(r["webhook_id"] for r in got)
+    # every line of both generations, oldest first; the oldest 40 - len(kept) were rotated out
+    assert len(got) == len(kept) and 20 < len(kept) < 40
+    assert [r["webhook_id"] for r in got] == [f"{n:032x}" for n in range(40 - len(got), 40)]
 
 
 def _write(ws, function: str, *records: dict) -> None:

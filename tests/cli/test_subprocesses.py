@@ -30,6 +30,16 @@ def fake_path(tmp_path):
     return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
+def as_a_shell_starts_it() -> None:
+    """In the child before exec: SIGINT at its default, as a shell starts a foreground command. An
+    ignored SIGINT survives exec (signal(7)), and Python then installs no KeyboardInterrupt. Under
+    xdist the two SIGINT tests twice waited out their 20 s: the stuck child's /proc status showed
+    SIGINT and SIGQUIT ignored, inherited from its worker: the pair glibc's system(3) ignores in
+    its caller while it waits, so most likely another thread of the worker was inside one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def run_webhookctl_terraform(tmp_path, fake_path, **env) -> tuple[subprocess.Popen, int, int]:
     """A process that runs `terraform apply` through cli.terraform.run; returns it and the fake's (pid, child pid)."""
     pids, signals = tmp_path / "pids", tmp_path / "signals"
@@ -42,7 +52,7 @@ def run_webhookctl_terraform(tmp_path, fake_path, **env) -> tuple[subprocess.Pop
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env={
         **os.environ, "PATH": fake_path, "FAKE_TF_PIDS": str(pids), "FAKE_TF_SIGNALS": str(signals), **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=as_a_shell_starts_it)
     deadline = time.monotonic() + 20
     while not (pids.exists() and pids.read_text().endswith("\n")):
         assert time.monotonic() < deadline, "the fake terraform never started"

@@ -26,7 +26,7 @@ backend = {{ type = "s3", bucket = "webhooks-tfstate-staging", key = "webhookctl
 
 @pytest.fixture(scope="module")
 def emulator():
-    """This module's own emulator: stacks here must not meet other tests' resources."""
+    """The staging test's own emulator: its stack must not meet other tests' resources."""
     from local_runtime.emulator import Emulator, free_port
 
     with Emulator(port=free_port()) as emu:
@@ -51,28 +51,26 @@ def s3(emulator):
     return boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1")
 
 
-def test_local_deploy_outputs_state_and_destroy(run_cli, e2e_project):
-    result = run_cli("deploy", "--auto-approve")
-    assert result.exit_code == 0, result.output[-3000:]
-    state_file = e2e_project / ".webhookctl" / "state" / "webhooks-local.tfstate"
-    assert state_file.exists()
+@pytest.mark.xdist_group("applied-local-stack")  # with tests/infra/test_terraform.py: one applied stack for both
+def test_local_deploy_outputs_and_state(applied_local_stack):
+    """The session's `local` stack, deployed by `webhookctl deploy --auto-approve` (tests/applied_stack.py);
+    tests/infra/test_terraform.py::test_destroy_removes_everything destroys it after this module."""
+    stack = applied_local_stack
+    assert stack.deploy.exit_code == 0, stack.deploy.output[-3000:]
+    assert stack.state_file.exists()
 
-    outputs = json.loads(run_cli("outputs", "--json").stdout)
+    outputs = json.loads(stack.cli("outputs", "--json").stdout)
     assert SEED_OUTPUTS | {"dlq_url", "event_bus_name", "emulator_endpoint"} <= set(outputs)
     assert outputs["sqs_queue_url"].endswith(".fifo") and outputs["dlq_url"].endswith(".fifo")
 
-    addresses = json.loads(run_cli("state", "list", "--json").stdout)
-    assert len(addresses) > 30
+    addresses = json.loads(stack.cli("state", "list", "--json").stdout)
+    assert {a for a in addresses if not a.startswith("data.")} == stack.addresses()
     queue = next(a for a in addresses if a.startswith("aws_sqs_queue.ingest-queue_") and "_dlq_" not in a)
-    shown = json.loads(run_cli("state", "show", queue, "--json").stdout)
+    shown = json.loads(stack.cli("state", "show", queue, "--json").stdout)
     assert shown["values"]["fifo_queue"] is True
 
-    again = run_cli("plan", "--detailed-exitcode")
+    again = stack.cli("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.output[-3000:]  # no drift after apply
-
-    gone = run_cli("destroy", "--auto-approve")
-    assert gone.exit_code == 0, gone.output[-3000:]
-    assert json.loads(run_cli("state", "list", "--json").stdout) == []
 
 
 def test_s3_backend_on_the_emulator(run_cli, emulator):

@@ -444,9 +444,8 @@ def test_ctrl_c_leaves_nothing_and_a_second_dev_comes_back_clean(project, config
     emulator_port = int(config.environments["local"].emulator_endpoint.rsplit(":", 1)[1])
     again = Dev(project, running.dev.port)
     running.dev = again
-    seconds = again.wait_ready()
+    again.wait_ready()  # its deadline is READY_TIMEOUT; bench/bench_dev.py measures the restart
     assert "restored from its journal" in again.text()
-    assert seconds < 120
     result = cli(project, "send", "stripe", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["status"] == 202, result.stderr
     assert again.interrupt() == 0

@@ -149,6 +149,8 @@ def test_the_rate_limit_holds(project, dev, receiver, aws):
     publish(aws, BUS, *[detail(200 + n) for n in range(3 * RATE)])
     got = receiver.wait_for(before + 3 * RATE, timeout=30)[before:]
     assert len(got) == 3 * RATE
+    # Paced, not bursted: 15 starts at 5 a second span 2.8 s (unpaced: well under 0.5 s). A lower
+    # bound on time holds on a busy machine, where arrivals bunch at the receiver; the exact slots
+    # are tests/local_runtime/test_local_http_targets.py::test_the_rate_limiter_gives_each_start_...
     times = sorted(r.at for r in got)
-    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= RATE + 1, busiest
+    assert times[-1] - times[0] >= (3 * RATE - 1) / RATE * 0.9, times

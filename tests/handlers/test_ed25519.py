@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings, strategies as st
 from nacl.signing import SigningKey
 
+from fuzz_budget import examples
 from handlers.schemes import ed25519, verify
 from handlers.schemes.base import InvalidSignature, SignatureError
 
@@ -43,7 +44,7 @@ def test_rfc8032_vectors(seed, public, message, signature):
     assert not ed25519.verify(key, message, signature[:-1] + bytes([signature[-1] ^ 1]))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(message=st.binary(max_size=300), seed=st.binary(min_size=32, max_size=32))
 def test_signatures_made_by_libsodium_verify(message, seed):
     signing = SigningKey(seed)

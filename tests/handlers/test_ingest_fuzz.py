@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from fuzz_budget import examples
 from handler_harness import HOST, SECRETS, api_event, provider_configs
 from handlers import ingest
 from handlers.schemes import REGISTRY, sign
@@ -26,7 +27,7 @@ from handlers.schemes.base import SignatureError
 PROVIDERS = provider_configs()
 REJECTED = {400, 401, 404, 405, 413}
 BODY_LIMIT = 250_000  # MAX_BODY_BYTES here: a 100,000-deep JSON body (200 kB) fits, a 300 kB one does not
-FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Every header name a scheme reads, plus what the URL-signed schemes rebuild the URL from.
 KNOWN_HEADERS = sorted({h for s in REGISTRY.values() for h in s.headers} | {
@@ -154,7 +155,7 @@ def test_unsigned_requests_for_every_scheme(fuzz_pipeline, body, headers, repeat
         _check(fuzz_pipeline, event, valid=False)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(provider=st.sampled_from(sorted(PROVIDERS)) | st.text(max_size=40),
        route=st.sampled_from(["provider", "seed", "other"]), path=st.text(max_size=40),
        method=st.sampled_from(["POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "post", ""]),

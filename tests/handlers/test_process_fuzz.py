@@ -14,6 +14,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from fuzz_budget import examples
 from handler_harness import sqs_record
 from handlers import aws, process
 
@@ -98,7 +99,7 @@ def expected_failures(records: list[dict], invalid: set[str]) -> list[str]:
     return out
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_process_fails_exactly_the_invalid_records_and_their_followers(pipeline, data):

@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from cli.send import sample_payload
 from config import ConfigError, parse
 from config.schema import COMMON_PROVIDER_KEYS, SCHEME_OPTIONS, SCHEMES
+from fuzz_budget import examples
 from handlers.schemes import REGISTRY, prepare_body, sign, verify
 from handlers.schemes import ed25519
 from handlers.schemes.base import DIGEST_SIZES, Headers, InvalidSignature, Outgoing, body_delivery_id
@@ -96,7 +97,7 @@ def test_send_has_a_sample_for_every_scheme_that_verifies(name):
     assert sample_payload(name)[0] != body  # fresh ids each time: two samples are two deliveries
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(name=st.sampled_from(list(REGISTRY)), mac=st.binary(min_size=32, max_size=32),
        ts=st.integers(0, 10**12 - 1),
        message_id=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40))

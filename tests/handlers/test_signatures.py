@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from fuzz_budget import examples
 from handlers import signatures as S
 
 # --------------------------------------------------------------------------- official test vectors
@@ -348,7 +349,7 @@ def test_webhook_id_formula():
 SIGNABLE = [c for c in CASES if c != "twilio"]  # twilio signs parsed form params, not bytes
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(case=st.sampled_from(list(CASES)), body=st.binary(max_size=512),
        secret=st.text(st.characters(codec="utf-8"), min_size=1, max_size=40))
 def test_any_body_and_secret_round_trip(case, body, secret):
@@ -361,7 +362,7 @@ def test_any_body_and_secret_round_trip(case, body, secret):
     _verify(case, body, headers, secrets=[secret])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(case=st.sampled_from(SIGNABLE), body=st.binary(min_size=1, max_size=256), data=st.data())
 def test_any_single_byte_tamper_fails(case, body, data):
     _, headers = _signed(case, body=body)

@@ -1,16 +1,16 @@
-"""The synthesized JSON against the real Terraform: validate every environment; apply `local`
-to the emulator, plan again (no changes), destroy (nothing left)."""
+"""The synthesized JSON against the real Terraform: validate every environment; the session's
+`local` stack applied to its emulator (tests/applied_stack.py, shared with
+tests/cli/test_terraform_e2e.py), planned again (no changes), destroyed last (nothing left)."""
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import boto3
 import pytest
 
 ENVIRONMENTS = ("local", "dev", "prod")
+pytestmark = pytest.mark.xdist_group("applied-local-stack")  # shares the session's applied stack
 
 
 def _ok(proc) -> str:
@@ -34,36 +34,31 @@ def test_every_environment_validates(synth_outdir, tf):
         assert result["warning_count"] == 0, (env, result["diagnostics"])
 
 
-@pytest.fixture(scope="module")
-def applied(local_stack_dir, tf, emulated_project):
-    _ok(tf(["init", "-input=false", "-no-color"], local_stack_dir))
-    started = time.monotonic()
-    out = _ok(tf(["apply", "-auto-approve", "-input=false", "-no-color"], local_stack_dir))
-    return {"seconds": time.monotonic() - started, "stdout": out}
-
-
-def _resource_count(stack_dir: Path) -> int:
-    doc = json.loads((stack_dir / "cdk.tf.json").read_text())
-    return sum(len(v) for v in doc["resource"].values())
+@pytest.fixture
+def applied(applied_local_stack):
+    """The session's `local` stack (tests/applied_stack.py): deployed once, destroyed by the last test."""
+    return applied_local_stack
 
 
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_apply_creates_every_resource(applied, local_stack_dir, tf, emulated_project):
-    count = _resource_count(local_stack_dir)
-    assert f"Apply complete! Resources: {count} added, 0 changed, 0 destroyed." in applied["stdout"]
-    state = _ok(tf(["state", "list"], local_stack_dir)).split()
-    assert len([a for a in state if not a.startswith("data.")]) == count
+def test_apply_creates_every_resource(applied, tf):
+    assert applied.deploy.exit_code == 0, applied.deploy.output[-3000:]
+    addresses = applied.addresses()
+    assert f"Apply complete! Resources: {len(addresses)} added, 0 changed, 0 destroyed." in applied.deploy.stderr
+    state = _ok(tf(["state", "list"], applied.stack_dir)).split()
+    assert {a for a in state if not a.startswith("data.")} == addresses
     # The state lives in the project, where the relative backend path points.
-    assert (emulated_project / ".webhookctl" / "state" / "webhooks-local.tfstate").is_file()
+    assert applied.state_file.is_file()
 
 
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_stack_dir, tf, emulator):
-    outputs = {k: v["value"] for k, v in json.loads(_ok(tf(["output", "-json"], local_stack_dir))).items()}
+def test_built_names_and_urls_match_what_the_emulator_answers(applied, tf):
+    emulator = applied.emulator
+    outputs = {k: v["value"] for k, v in json.loads(_ok(tf(["output", "-json"], applied.stack_dir))).items()}
     assert outputs["emulator_endpoint"] == emulator.endpoint
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
     lam = session.client("lambda", endpoint_url=emulator.endpoint)
@@ -93,29 +88,33 @@ def test_built_names_and_urls_match_what_the_emulator_answers(applied, local_sta
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_second_plan_shows_no_changes(applied, local_stack_dir, tf):
-    proc = tf(["plan", "-detailed-exitcode", "-input=false", "-no-color"], local_stack_dir)
+def test_second_plan_shows_no_changes(applied, tf):
+    proc = tf(["plan", "-detailed-exitcode", "-input=false", "-no-color"], applied.stack_dir)
     assert proc.returncode == 0, f"plan is not clean (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
 
 
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_alarms_reach_the_subscribers(applied, local_stack_dir, tf, emulator):
+def test_alarms_reach_the_subscribers(applied):
+    emulator = applied.emulator
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
     sns = session.client("sns", endpoint_url=emulator.endpoint)
     [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":webhooks-local-alarms")]
     subscribed = sorted((s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"])
     assert subscribed == [("email", "oncall@example.com"), ("https", "https://hooks.example.com/alarms")]
     alarms = session.client("cloudwatch", endpoint_url=emulator.endpoint).describe_alarms(AlarmNamePrefix="webhooks-local-")
-    assert alarms["MetricAlarms"] and all(a["AlarmActions"] == [topic] == a["OKActions"] for a in alarms["MetricAlarms"])
+    built = {a["alarm_name"] for a in applied.resources()["aws_cloudwatch_metric_alarm"].values()}
+    assert {a["AlarmName"] for a in alarms["MetricAlarms"]} == built
+    assert all(a["AlarmActions"] == [topic] == a["OKActions"] for a in alarms["MetricAlarms"])
 
 
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_changing_an_integration_setting_changes_the_redeployment_trigger(applied, local_stack_dir, tf):
+def test_changing_an_integration_setting_changes_the_redeployment_trigger(applied, tf):
     """The trigger hashes resolved settings: Terraform itself sees the change and redeploys."""
+    local_stack_dir = applied.stack_dir
     stack_json = local_stack_dir / "cdk.tf.json"
     original = stack_json.read_text()
     doc = json.loads(original)
@@ -140,6 +139,10 @@ def test_changing_an_integration_setting_changes_the_redeployment_trigger(applie
 @pytest.mark.terraform
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_destroy_removes_everything(applied, local_stack_dir, tf):
-    _ok(tf(["destroy", "-auto-approve", "-input=false", "-no-color"], local_stack_dir))
-    assert _ok(tf(["state", "list"], local_stack_dir)).split() == []
+@pytest.mark.destroys_stack
+def test_destroy_removes_everything(applied, tf):
+    """Last of the group (tests/conftest.py orders `destroys_stack` after every other slow test)."""
+    gone = applied.cli("destroy", "--auto-approve")
+    assert gone.exit_code == 0, gone.output[-3000:]
+    assert json.loads(applied.cli("state", "list", "--json").stdout) == []
+    assert _ok(tf(["state", "list"], applied.stack_dir)).split() == []

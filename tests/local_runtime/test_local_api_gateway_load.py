@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -23,7 +24,8 @@ def slow(seconds: float, response=ACCEPTED):
 
 
 def raw_exchange(port: int, data: bytes, *, read_timeout: float = 5.0, close_write: bool = False) -> bytes:
-    """Send bytes, read until the server closes (or read_timeout); never raises on a reset."""
+    """Send bytes, read until the server closes the connection. A server that still holds it open
+    after read_timeout (waiting for an EOF the client never sends, say) fails the test."""
     with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
         s.sendall(data)
         if close_write:
@@ -33,7 +35,7 @@ def raw_exchange(port: int, data: bytes, *, read_timeout: float = 5.0, close_wri
             while chunk := s.recv(65536):
                 reply += chunk
         except TimeoutError:
-            pass
+            pytest.fail(f"the server kept the connection open for {read_timeout} s; it had sent {reply[:200]!r}")
         return reply
 
 
@@ -114,39 +116,36 @@ def test_headers_without_the_body_get_408_and_free_their_worker():
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout():
     with ApiGatewayServer(Recorder(ACCEPTED), header_timeout_s=0.3) as srv:
-        started = time.monotonic()
-        reply = raw_exchange(srv.port, b"")
-    assert reply == b"" and time.monotonic() - started < 3
+        reply = raw_exchange(srv.port, b"")  # closed by the server, or the test fails
+    assert reply == b""
 
 
 def test_headers_sent_a_byte_at_a_time_still_hit_the_deadline():
+    drip = 400  # bytes, one each 0.05 s: each well inside a per-read timeout, the whole 40x the deadline
     with ApiGatewayServer(Recorder(ACCEPTED), header_timeout_s=0.5) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
             s.sendall(b"POST /webhooks/stripe HTTP/1.1\r\n")
-            started = time.monotonic()
-            reply = b""
-            for _ in range(40):  # each byte well inside a per-read timeout, the whole far beyond the deadline
+            sent, reply = 0, b""
+            while sent < drip and not select.select([s], [], [], 0.05)[0]:
                 try:
                     s.sendall(b"X")
                 except OSError:
                     break
-                time.sleep(0.05)
+                sent += 1
             try:
                 while chunk := s.recv(4096):
                     reply += chunk
             except OSError:
                 pass
-    assert reply.startswith(b"HTTP/1.1 408")
-    assert time.monotonic() - started < 4
+    # Answered while bytes were still arriving in time: a per-read timeout alone would never answer.
+    assert reply.startswith(b"HTTP/1.1 408") and sent < drip
 
 
 def test_an_idle_keep_alive_connection_is_closed():
     with ApiGatewayServer(Recorder(ACCEPTED), keepalive_s=0.3) as srv:
-        started = time.monotonic()
         reply = raw_exchange(srv.port, b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
     # one answer, then the server closed the idle connection itself (no Connection: close asked)
     assert reply.startswith(b"HTTP/1.1 202") and reply.endswith(b'{"status": "queued"}')
-    assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("body,why", [
@@ -160,12 +159,11 @@ def test_an_idle_keep_alive_connection_is_closed():
 def test_malformed_chunk_sizes_are_400_and_nothing_reaches_the_handler(body, why):
     stub = Recorder(ACCEPTED)
     with ApiGatewayServer(stub) as srv:
-        started = time.monotonic()
+        # answered and closed at once: raw_exchange fails if the server waits for an EOF
         reply = raw_exchange(srv.port, b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n"
                                        b"Transfer-Encoding: chunked\r\n\r\n" + body)
     assert reply.startswith(b"HTTP/1.1 400"), why
     assert stub.calls == []
-    assert time.monotonic() - started < 3  # answered at once, not after waiting for EOF
 
 
 def test_chunks_are_counted_against_the_cap_as_they_arrive():
@@ -197,11 +195,19 @@ def test_ambiguous_framing_is_400(headers):
 
 
 def test_a_handler_slower_than_the_integration_timeout_gets_504():
-    with ApiGatewayServer(slow(1.0), integration_timeout_s=0.2) as srv:
-        started = time.monotonic()
-        status, headers, body = post(srv.port)
+    release = threading.Event()
+
+    def stuck(event, context):  # ends only once the client has its answer
+        release.wait(30)
+        return ACCEPTED
+
+    with ApiGatewayServer(stuck, integration_timeout_s=0.2) as srv:
+        try:
+            # answered at the timeout, not when the handler ended: else this read times out
+            status, headers, body = post(srv.port, timeout=10)
+        finally:
+            release.set()
     assert status == 504 and json.loads(body) == {"message": "Endpoint request timed out"}
-    assert time.monotonic() - started < 0.9  # answered at the timeout, not when the handler ended
 
 
 def test_a_response_over_lambda_s_6_mb_is_502():

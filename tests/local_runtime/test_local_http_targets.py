@@ -11,7 +11,7 @@ import pytest
 
 from handlers.contract import REDRIVE_SOURCE
 from http_target_helpers import Receiver, clients, deploy_bus, deploy_http_route, detail, publish
-from local_runtime.http_targets import Backoff, HttpTargetDeliverer, Target, json_path, render_input
+from local_runtime.http_targets import Backoff, HttpTargetDeliverer, RateLimiter, Target, json_path, render_input
 
 pytestmark = pytest.mark.emulator
 
@@ -125,6 +125,25 @@ def test_a_status_eventbridge_does_not_retry_goes_to_the_dlq_at_once(aws, bus, r
     [message] = dlq_messages(aws, bus)
     assert "EXHAUSTED_RETRY_CONDITION" not in message["MessageAttributes"]
     assert len(receiver.deliveries()) == 1
+
+
+def test_the_rate_limiter_gives_each_start_the_next_slot_one_interval_on():
+    """On a fake clock, so exact: 5 a second is a start every 0.2 s, a burst included, and a pause
+    earns no burst afterwards."""
+    now, starts = [100.0], []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
+    for _ in range(6):  # six at once
+        limiter.acquire()
+        starts.append(now[0])
+    now[0] += 10  # idle
+    for _ in range(2):
+        limiter.acquire()
+        starts.append(now[0])
+    assert starts == pytest.approx([100.0, 100.2, 100.4, 100.6, 100.8, 101.0, 111.0, 111.2])
 
 
 def test_the_rate_limit_holds(aws, bus, receiver, deliverer):
