@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from handlers.contract import (
     RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY, Pointer, archive_key,
@@ -64,6 +65,19 @@ class Stack:
     def set_secrets(self, provider: str, values: list[str]) -> None:
         self.client("secretsmanager").put_secret_value(SecretId=secret_name(self.stack, provider),
                                                        SecretString=json.dumps({"secrets": values}))
+
+
+@pytest.fixture
+def stack(project, emulator) -> Stack:
+    """This test's storage on the session's emulator (import it into a test module to use it)."""
+    return deploy_storage(emulator.endpoint, project)
+
+
+@pytest.fixture
+def ws(stack, project):
+    from cli.workspace import Workspace
+
+    return Workspace.open(project / "webhookctl.toml", "local")
 
 
 def deploy_storage(endpoint: str, project: Path) -> Stack:

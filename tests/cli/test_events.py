@@ -11,9 +11,8 @@ import zlib
 import pytest
 
 from cli.events import decode_cursor, describe_payload, encode_cursor, list_events, parse_when, Query
-from cli.workspace import Workspace
 from handlers.schemes import sign
-from operate_stack import CallCounter, deploy_storage
+from operate_stack import CallCounter, stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
 
@@ -27,16 +26,6 @@ def _now():
     xdist) can be many minutes after this module was imported: each test gets its own NOW."""
     global NOW
     NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-
-
-@pytest.fixture
-def stack(project, emulator):
-    return deploy_storage(emulator.endpoint, project)
-
-
-@pytest.fixture
-def ws(stack, project):
-    return Workspace.open(project / "webhookctl.toml", "local")
 
 
 def _fill(stack, count: int, *, providers=("stripe", "github"), start: dt.datetime | None = None,

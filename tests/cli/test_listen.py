@@ -15,10 +15,9 @@ from standardwebhooks import Webhook
 
 from cli import listen as ls
 from cli.errors import WebhookctlError
-from cli.workspace import Workspace
 from handlers.contract import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from local_runtime.emulator import free_port
-from operate_stack import deploy_storage
+from operate_stack import stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
 
@@ -65,16 +64,6 @@ class Receiver:
         while time.monotonic() < deadline and len(self.got) < count:
             time.sleep(0.05)
         return [json.loads(body) for _, body in self.got]
-
-
-@pytest.fixture
-def stack(project, emulator):
-    return deploy_storage(emulator.endpoint, project)
-
-
-@pytest.fixture
-def ws(stack, project):
-    return Workspace.open(project / "webhookctl.toml", "local")
 
 
 @pytest.fixture

@@ -8,22 +8,11 @@ import json
 import pytest
 
 from cli.stats import stats
-from cli.workspace import Workspace
-from operate_stack import CallCounter, deploy_storage
+from operate_stack import CallCounter, stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
 
 NOW = dt.datetime.now(dt.timezone.utc)
-
-
-@pytest.fixture
-def stack(project, emulator):
-    return deploy_storage(emulator.endpoint, project)
-
-
-@pytest.fixture
-def ws(stack, project):
-    return Workspace.open(project / "webhookctl.toml", "local")
 
 
 def _fill(stack):

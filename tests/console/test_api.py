@@ -13,10 +13,9 @@ import pytest
 
 from cli.console import api, server
 from cli.events import list_events
-from cli.workspace import Workspace
 from handlers.contract import Pointer
 from handlers.schemes import sign
-from operate_stack import deploy_storage
+from operate_stack import stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
 
@@ -24,16 +23,6 @@ NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 TOKEN = "t0ken-for-tests-" + "x" * 27
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-
-
-@pytest.fixture
-def stack(project, emulator):
-    return deploy_storage(emulator.endpoint, project)
-
-
-@pytest.fixture
-def ws(stack, project):
-    return Workspace.open(project / "webhookctl.toml", "local")
 
 
 @pytest.fixture

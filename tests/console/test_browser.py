@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from cli.workspace import Workspace
-from dev_harness import Dev
-from local_runtime.emulator import free_port
+from dev_harness import committed_config, serve_dev
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator, pytest.mark.terraform]
 
@@ -33,17 +32,13 @@ XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, project_root) -> Path:
     folder = tmp_path_factory.mktemp("console-project")
-    text = (project_root / "webhookctl.toml").read_text().replace("127.0.0.1:4566", f"127.0.0.1:{free_port()}")
-    (folder / "webhookctl.toml").write_text(text.replace("127.0.0.1:3140/orders", f"127.0.0.1:{free_port()}/orders"))
+    (folder / "webhookctl.toml").write_text(committed_config(project_root))
     return folder
 
 
 @pytest.fixture(scope="module")
 def dev(project):
-    running = Dev(project, free_port())
-    running.wait_ready()
-    yield running
-    running.interrupt()
+    yield from serve_dev(project)
 
 
 @pytest.fixture(scope="module")

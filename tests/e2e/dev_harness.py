@@ -86,6 +86,26 @@ class Dev:
         self.proc.wait(10)
 
 
+def committed_config(project_root: Path, extra_providers: str = "") -> str:
+    """The committed webhookctl.toml on a free emulator port, its http route on a free local port."""
+    from local_runtime.emulator import free_port
+
+    text = (project_root / "webhookctl.toml").read_text().replace("127.0.0.1:4566", f"127.0.0.1:{free_port()}")
+    text = text.replace("127.0.0.1:3140/orders", f"127.0.0.1:{free_port()}/orders")
+    return text.replace("\n[limits]", extra_providers + "\n[limits]", 1) if extra_providers else text
+
+
+def serve_dev(project: Path):
+    """`webhookctl dev` in `project`, ready, until the generator is closed (a module fixture's body)."""
+    from local_runtime.emulator import free_port
+
+    running = Dev(project, free_port())
+    running.wait_ready()
+    yield running
+    if running.proc.poll() is None:
+        running.interrupt()
+
+
 def children_of(pid: int) -> list[tuple[int, str]]:
     found = []
     for entry in Path("/proc").iterdir():

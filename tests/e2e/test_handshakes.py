@@ -18,9 +18,9 @@ import boto3
 import pytest
 
 from handlers.schemes import sign
-from local_runtime.emulator import free_port
 from config import load
-from test_dev import Dev, cli
+from dev_harness import committed_config, serve_dev
+from test_dev import cli
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -61,19 +61,13 @@ HOOK_SECRET = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, project_root):
     folder = tmp_path_factory.mktemp("handshakes-project")
-    text = (project_root / "webhookctl.toml").read_text()
-    text = text.replace("127.0.0.1:4566", f"127.0.0.1:{free_port()}")
-    (folder / "webhookctl.toml").write_text(text.replace("\n[limits]", HANDSHAKE_PROVIDERS + "\n[limits]", 1))
+    (folder / "webhookctl.toml").write_text(committed_config(project_root, HANDSHAKE_PROVIDERS))
     return folder
 
 
 @pytest.fixture(scope="module")
 def dev(project):
-    running = Dev(project, free_port())
-    running.wait_ready()
-    yield running
-    if running.proc.poll() is None:
-        running.interrupt()
+    yield from serve_dev(project)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from standardwebhooks import Webhook
 from cli.main import cli
 from cli.workspace import Workspace
 from config import load
-from dev_harness import WEBHOOKCTL, Dev
+from dev_harness import WEBHOOKCTL, committed_config, serve_dev
 from handlers.schemes import REGISTRY
 from local_runtime.emulator import free_port
 
@@ -39,8 +39,7 @@ def project(tmp_path_factory, project_root) -> Path:
     """The committed config on a free emulator port, with a provider for every scheme it leaves commented."""
     folder = tmp_path_factory.mktemp("operate-project")
     path = folder / "webhookctl.toml"
-    text = (project_root / "webhookctl.toml").read_text().replace("127.0.0.1:4566", f"127.0.0.1:{free_port()}")
-    path.write_text(text.replace("127.0.0.1:3140/orders", f"127.0.0.1:{free_port()}/orders"))
+    path.write_text(committed_config(project_root))
     have = {p.scheme for p in load(path).providers.values()}
     path.write_text(path.read_text() + "".join(f'\n[providers.{s}]\nscheme = "{s}"\n' for s in REGISTRY if s not in have))
     return folder
@@ -48,10 +47,7 @@ def project(tmp_path_factory, project_root) -> Path:
 
 @pytest.fixture(scope="module")
 def dev(project):
-    running = Dev(project, free_port())
-    running.wait_ready()
-    yield running
-    running.interrupt()
+    yield from serve_dev(project)
 
 
 @pytest.fixture(scope="module")
