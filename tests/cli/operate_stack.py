@@ -67,6 +67,14 @@ class Stack:
                                                        SecretString=json.dumps({"secrets": values}))
 
 
+@pytest.fixture(autouse=True)
+def fresh_now(request):
+    """The CLI reads the clock when a test runs, which in a full run (slow modules first, on xdist) can
+    be many minutes after a module was imported: a module that imports this gets its NOW per test."""
+    if hasattr(request.module, "NOW"):
+        request.module.NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
 @pytest.fixture
 def stack(project, emulator) -> Stack:
     """This test's storage on the session's emulator (import it into a test module to use it)."""

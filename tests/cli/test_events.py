@@ -12,20 +12,12 @@ import pytest
 
 from cli.events import decode_cursor, describe_payload, encode_cursor, list_events, parse_when, Query
 from handlers.schemes import sign
-from operate_stack import CallCounter, stack, ws  # noqa: F401 (stack, ws: fixtures)
+from operate_stack import CallCounter, stack, ws, fresh_now  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.emulator
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # refreshed before each test by _now
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # refreshed before each test (operate_stack.fresh_now)
 FIXED_NOW = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)  # parse_when's reference: any instant
-
-
-@pytest.fixture(autouse=True)
-def _now():
-    """The CLI reads the clock when a test runs, which in a full run (slow modules first, on
-    xdist) can be many minutes after this module was imported: each test gets its own NOW."""
-    global NOW
-    NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 def _fill(stack, count: int, *, providers=("stripe", "github"), start: dt.datetime | None = None,

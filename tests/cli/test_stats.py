@@ -8,11 +8,11 @@ import json
 import pytest
 
 from cli.stats import stats
-from operate_stack import CallCounter, stack, ws  # noqa: F401 (stack, ws: fixtures)
+from operate_stack import CallCounter, fresh_now, stack, ws  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.emulator
 
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.timezone.utc)  # refreshed before each test (operate_stack.fresh_now)
 
 
 def _fill(stack):

@@ -15,11 +15,11 @@ from cli.console import api, server
 from cli.events import list_events
 from handlers.contract import Pointer
 from handlers.schemes import sign
-from operate_stack import stack, ws  # noqa: F401 (stack, ws: fixtures)
+from operate_stack import stack, ws, fresh_now  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.emulator
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # refreshed before each test (operate_stack.fresh_now)
 TOKEN = "t0ken-for-tests-" + "x" * 27
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

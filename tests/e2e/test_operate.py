@@ -229,7 +229,10 @@ class Receiver:
 class Listening:
     """`webhookctl listen` as a user runs it; stop() is Ctrl-C."""
 
+    running: list["Listening"] = []  # stopped by the `no_listener_left` fixture, whatever the test did
+
     def __init__(self, project: Path, *args: str):
+        Listening.running.append(self)
         self.err = project / f"listen-{time.monotonic_ns()}.err"
         self.proc = subprocess.Popen([WEBHOOKCTL, "listen", *args, "--json"], cwd=project, stdout=subprocess.PIPE,
                                      stderr=open(self.err, "w"), text=True, start_new_session=True,
@@ -246,12 +249,25 @@ class Listening:
         raise AssertionError(f"listen printed no secret:\n{self.err.read_text()}")
 
     def stop(self) -> str:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(60)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
         return self.err.read_text()
 
+    def output(self) -> str:
+        """What it said so far (for a failing assertion): stderr, and its JSON lines once stopped."""
+        return self.err.read_text() + ("" if self.proc.poll() is None else self.proc.stdout.read())
 
-def test_listen_forwards_each_event_once_survives_a_receiver_outage_and_resumes_by_name(project, ws, sent):
+
+@pytest.fixture
+def no_listener_left():
+    yield
+    while Listening.running:
+        Listening.running.pop().stop()
+
+
+def test_listen_forwards_each_event_once_survives_a_receiver_outage_and_resumes_by_name(project, ws, sent,
+                                                                                       no_listener_left):
     receiver = Receiver().up()
     url = f"http://127.0.0.1:{receiver.port}/hook"
     first = Listening(project, "--forward-to", url, "--name", "e2e", "--provider", "stripe", "--keep")
@@ -275,7 +291,7 @@ def test_listen_forwards_each_event_once_survives_a_receiver_outage_and_resumes_
     wait_processed(ws, meanwhile)
     second = Listening(project, "--forward-to", url, "--name", "e2e", "--provider", "stripe")
     assert second.secret() == secret
-    assert sorted(receiver.wait_for(9, timeout=60)[7:]) == sorted(meanwhile)
+    assert sorted(receiver.wait_for(9, timeout=60)[7:]) == sorted(meanwhile), second.output()
     time.sleep(2)
     assert "removed rule and queue" in second.stop()
     assert sorted(receiver.ids()) == sorted(live + during + meanwhile)  # each once
