@@ -22,6 +22,7 @@ scheme above 10x it. `time.process_time`, `--rounds` requests per measurement, m
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -40,8 +41,11 @@ sys.path.insert(0, str(ROOT / "tests" / "handlers"))
 def _secrets(name: str) -> list[str]:
     from handlers.schemes import ed25519
 
-    if name == "standard":
-        return ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_cHJldmlvdXMtc2VjcmV0LW9mLTMyLWJ5dGVzLWxvbmc="]
+    if name == "standard":  # whsec_ + base64: the spec's published test secret, and a made-up previous one
+        from scheme_vectors import VECTORS
+
+        previous = "whsec_" + base64.b64encode(b"previous-secret-of-32-bytes-long").decode()
+        return [VECTORS["standard"][0].secrets[0], previous]
     if name == "discord":
         return [ed25519.public_from_seed(bytes([n]) * 32).hex() for n in (1, 2)]
     return [f"{name}-newest-secret", f"{name}-previous-secret"]
