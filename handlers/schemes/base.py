@@ -352,6 +352,17 @@ def one_signature(h: Headers, name: str, decode: Callable[[str], bytes | None], 
     return Signed(signatures=(decoded,), digest=digest)
 
 
+def v0_signature(h: Headers, header: str, timestamp_header: str, shown: str | None = None) -> Signed:
+    """Slack's header pair, which Zoom copies: `<header>: v0=<hex>` and unix seconds in `timestamp_header`
+    (each required first; then the signature's shape, named `shown` in the error)."""
+    value = h.require(header)
+    ts = unix_timestamp(h.require(timestamp_header))
+    decoded = sized(prefixed("v0=", hexdecode)(value))
+    if decoded is None:
+        raise MalformedHeader(f"{shown or header} is v0=<hex>")
+    return Signed(signatures=(decoded,), timestamp=ts)
+
+
 def prefixed(prefix: str, decode: Callable[[str], bytes | None]) -> Callable[[str], bytes | None]:
     """A decoder for `<prefix><encoded>` values (GitHub's `sha256=<hex>`)."""
     return lambda value: decode(value[len(prefix):]) if value.startswith(prefix) else None

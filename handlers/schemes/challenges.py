@@ -32,8 +32,8 @@ from typing import Any, Mapping
 
 from .base import (
     Handshake, HandshakeRequest, Headers, InvalidSignature, MalformedBody, MalformedHeader, Option, Response,
-    Scheme, Signed, echo_response, hexdecode, json_doc, json_response, one_signature, prefixed, sized,
-    str_field, unix_timestamp, utf8,
+    Scheme, Signed, echo_response, hexdecode, json_doc, json_response, one_signature, prefixed, str_field, utf8,
+    v0_signature,
 )
 from .body_signed import _iso, _json, body_scheme, from_body
 
@@ -50,13 +50,7 @@ TOKEN_MAX_CHARS = 256
 
 
 def _zoom_parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    header = h.require("x-zm-signature")
-    ts = unix_timestamp(h.require("x-zm-request-timestamp"))
-    version, sep, hexsig = header.partition("=")
-    decoded = sized(hexdecode(hexsig)) if sep and version == "v0" else None
-    if decoded is None:
-        raise MalformedHeader("x-zm-signature is v0=<hex>")
-    return Signed(signatures=(decoded,), timestamp=ts)
+    return v0_signature(h, "x-zm-signature", "x-zm-request-timestamp")
 
 
 def _zoom_validation(request: HandshakeRequest) -> Response | None:

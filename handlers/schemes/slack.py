@@ -16,19 +16,13 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
 from .base import (
-    MAX_FORM_FIELDS, Handshake, HandshakeRequest, Headers, MalformedBody, MalformedHeader, Response, Sample,
-    Scheme, Signed, hexdecode, json_doc, json_response, sized, str_field, unix_timestamp,
+    MAX_FORM_FIELDS, Handshake, HandshakeRequest, Headers, MalformedBody, Response, Sample,
+    Scheme, Signed, json_doc, json_response, str_field, v0_signature,
 )
 
 
 def _parse(h: Headers, options: Mapping[str, Any]) -> Signed:
-    header = h.require("x-slack-signature")
-    ts = unix_timestamp(h.require("x-slack-request-timestamp"))
-    version, sep, hexsig = header.partition("=")
-    decoded = sized(hexdecode(hexsig)) if sep and version == "v0" else None
-    if decoded is None:
-        raise MalformedHeader("X-Slack-Signature is v0=<hex>")
-    return Signed(signatures=(decoded,), timestamp=ts)
+    return v0_signature(h, "x-slack-signature", "x-slack-request-timestamp", shown="X-Slack-Signature")
 
 
 def _form(body: bytes) -> dict[str, str]:
