@@ -96,7 +96,7 @@ def days_newest_first(since: str, until: str) -> list[str]:
 
 
 def age_seconds(timestamp: str, now: dt.datetime | None = None) -> float:
-    moment = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    moment = dt.datetime.fromisoformat(timestamp)
     return round(((now or dt.datetime.now(dt.timezone.utc)) - moment).total_seconds(), 3)
 
 

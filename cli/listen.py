@@ -512,7 +512,7 @@ def _queue_facts(sqs, url: str, now: dt.datetime) -> dict[str, Any]:
                                                                           "CreatedTimestamp"])["Attributes"]
     seen = tags.get(TAG_HEARTBEAT)
     if seen:
-        moment = dt.datetime.fromisoformat(seen.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(seen)
     else:
         moment = dt.datetime.fromtimestamp(int(attributes.get("CreatedTimestamp", "0")), dt.timezone.utc)
     return {"pending": int(attributes.get("ApproximateNumberOfMessages", 0)), "owner": tags.get(TAG_OWNER),
@@ -527,7 +527,7 @@ def cleanup(ws: Workspace, *, name: str | None, stale_after: str, log: Log, sqs=
 
     sqs, events = sqs or env_client(ws, "sqs"), events or env_client(ws, "events")
     now = dt.datetime.now(dt.timezone.utc)
-    limit = (now - dt.datetime.fromisoformat(parse_when(stale_after, now).replace("Z", "+00:00"))).total_seconds()
+    limit = (now - dt.datetime.fromisoformat(parse_when(stale_after, now))).total_seconds()
     rows = list_listeners(ws, sqs=sqs, events=events, now=now)
     if name is not None and name not in {r["name"] for r in rows}:
         raise WebhookctlError(f"no listener '{name}' in environment '{ws.env.name}'")

@@ -170,7 +170,7 @@ def _record_millis(record: dict | None) -> int | None:
         return emf
     stamp = record.get("timestamp")
     try:
-        return int(dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() * 1000)
+        return int(dt.datetime.fromisoformat(str(stamp)).timestamp() * 1000)
     except ValueError:
         return None
 
@@ -332,7 +332,7 @@ def matcher(ws: Workspace, *, since: str | None, grep: str | None, ids: Sequence
 
     now = now or dt.datetime.now(dt.timezone.utc)
     start = parse_when(since or DEFAULT_SINCE, now)
-    millis = int(dt.datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp() * 1000)
+    millis = int(dt.datetime.fromisoformat(start).timestamp() * 1000)
     terms = tuple(t for ident in ids for t in delivery_terms(ws, ident))
     return Matcher(since_millis=millis, grep=grep, ids=terms)
 

@@ -42,7 +42,7 @@ def parse_time(value: str | None, default: dt.datetime) -> str:
         moment = default
     else:
         try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(value)
         except ValueError:
             raise WebhookctlError(f"'{value}' is not an ISO-8601 date or time (e.g. 2026-11-29 or 2026-11-29T08:00Z)") from None
         if moment.tzinfo is None:

@@ -102,8 +102,7 @@ def stats(ws: Workspace, *, since: str | None = None, until: str | None = None, 
 
 def _hours(since: str, until: str) -> int:
     """The window in whole hours, for the targets' metrics (at most the span their hourly points are kept)."""
-    span = dt.datetime.fromisoformat(until.replace("Z", "+00:00")) - dt.datetime.fromisoformat(
-        since.replace("Z", "+00:00"))
+    span = dt.datetime.fromisoformat(until) - dt.datetime.fromisoformat(since)
     return min(MAX_TARGET_HOURS, max(1, math.ceil(span.total_seconds() / 3600)))
 
 

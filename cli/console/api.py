@@ -82,7 +82,7 @@ class Chart:
         self.series = {p: [0] * self.buckets for p in providers}
 
     def add(self, record: dict[str, Any]) -> None:
-        moment = dt.datetime.fromisoformat(record["received_at"].replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(record["received_at"])
         index = self.buckets - 1 - int((self.now - moment).total_seconds() // (CHART_BUCKET_MINUTES * 60))
         if 0 <= index < self.buckets and record.get("provider") in self.series:
             self.series[record["provider"]][index] += 1
