@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # records_table: the records table as the stack makes it
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -50,17 +51,9 @@ class Meter:
 
 def create_table(ddb) -> None:
     """The records table and its index, as the stack makes them (constructs_lib/table.py)."""
-    from handlers.contract import RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY
+    from records_table import create_records_table
 
-    ddb.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "webhook_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                              for n in ("webhook_id", RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY)],
-        GlobalSecondaryIndexes=[{"IndexName": RECORDS_INDEX, "KeySchema": [
-            {"AttributeName": RECORDS_INDEX_HASH_KEY, "KeyType": "HASH"},
-            {"AttributeName": RECORDS_INDEX_RANGE_KEY, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(RECORDS_INDEX_PROJECTED)}}])
+    create_records_table(ddb, TABLE)
 
 
 def fill(ddb, count: int, now: dt.datetime) -> None:

@@ -82,6 +82,7 @@ def _with_host(event: dict) -> dict:
 def measure(requests: int) -> list[dict]:
     """CPU seconds per forged request, per provider and shape (this process's `handlers`)."""
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))  # records_table: the records table as the stack makes it
     sys.path.insert(0, str(ROOT / "tests" / "handlers"))
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_ENDPOINT_URL", None)

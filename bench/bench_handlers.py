@@ -83,6 +83,7 @@ def bench_versus_original(n: int) -> dict[str, object]:
     """Ours and the original design's handlers, interleaved webhook by webhook and batch by batch in the
     same moto harness, each on its own FIFO queue, both publishing to the same bus and consumer."""
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))  # records_table: the records table as the stack makes it
     sys.path.insert(0, str(ROOT / "tests" / "handlers"))
     sys.path.insert(0, str(ROOT / "bench"))
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

@@ -35,6 +35,7 @@ BODY_LIMIT = 1_048_576
 TARGET_RATIO = 10.0
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # records_table: the records table as the stack makes it
 sys.path.insert(0, str(ROOT / "tests" / "handlers"))
 
 

@@ -19,9 +19,9 @@ import boto3
 import pytest
 
 from handlers.contract import (
-    RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY, Pointer, archive_key,
-    bus_name, iso_timestamp, record_attributes, secret_name, targets_dlq_name, webhook_id,
+    Pointer, archive_key, bus_name, iso_timestamp, record_attributes, secret_name, targets_dlq_name, webhook_id,
 )
+from records_table import create_records_table
 
 _names = itertools.count()
 
@@ -98,7 +98,7 @@ def deploy_storage(endpoint: str, project: Path) -> Stack:
     stack = f"{name}-local"
     s = Stack(endpoint=endpoint, project=project, stack=stack, table=f"{stack}-records", bucket=f"{stack}-archive",
               queue_url="", dlq_url="", bus=bus_name(stack))
-    _create_table(s.client("dynamodb"), s.table)
+    create_records_table(s.client("dynamodb"), s.table)
     s.client("s3").create_bucket(Bucket=s.bucket)
     sqs = s.client("sqs")
     s.dlq_url = sqs.create_queue(QueueName=f"{stack}-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -108,22 +108,6 @@ def deploy_storage(endpoint: str, project: Path) -> Stack:
     _create_secrets(s, project)
     _write_outputs(s, project)
     return s
-
-
-def _create_table(ddb, table: str) -> None:
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "webhook_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                              for n in ("webhook_id", RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY)],
-        GlobalSecondaryIndexes=[{
-            "IndexName": RECORDS_INDEX,
-            "KeySchema": [{"AttributeName": RECORDS_INDEX_HASH_KEY, "KeyType": "HASH"},
-                          {"AttributeName": RECORDS_INDEX_RANGE_KEY, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(RECORDS_INDEX_PROJECTED)},
-        }],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _create_secrets(s: Stack, project: Path) -> None:

@@ -19,11 +19,9 @@ import boto3
 
 from config import load
 from handlers import aws, ingest, process, signatures
-from handlers.contract import (
-    PROVIDERS_FILE_NAME, RECORDS_INDEX, RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_PROJECTED, RECORDS_INDEX_RANGE_KEY,
-    REPLY_HEADER,
-)
+from handlers.contract import PROVIDERS_FILE_NAME, REPLY_HEADER
 from handlers.schemes.url_signed import TWIML_EMPTY
+from records_table import create_records_table
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = Path(__file__).parent / "events"
@@ -129,19 +127,7 @@ class Pipeline:
         self.table = f"{STACK}-webhooks"
         self.bucket = f"{STACK}-archive"
         self.bus = f"{STACK}-bus"
-        self.ddb.create_table(
-            TableName=self.table,
-            KeySchema=[{"AttributeName": "webhook_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
-                                  for name in ("webhook_id", RECORDS_INDEX_HASH_KEY, RECORDS_INDEX_RANGE_KEY)],
-            GlobalSecondaryIndexes=[{
-                "IndexName": RECORDS_INDEX,
-                "KeySchema": [{"AttributeName": RECORDS_INDEX_HASH_KEY, "KeyType": "HASH"},
-                              {"AttributeName": RECORDS_INDEX_RANGE_KEY, "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(RECORDS_INDEX_PROJECTED)},
-            }],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_records_table(self.ddb, self.table)
         self.s3.create_bucket(Bucket=self.bucket)
         dlq = self.sqs.create_queue(QueueName=f"{STACK}-dlq.fifo", Attributes={"FifoQueue": "true"})
         dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
