@@ -21,19 +21,29 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    answered: int = 0  # the status it was answered with
 
     def json(self) -> Any:
         return json.loads(self.body)
 
+    @property
+    def taken(self) -> bool:
+        return 200 <= self.answered < 300
+
+    def lower_headers(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.headers.items()}
+
 
 @dataclass
 class Receiver:
-    """Answers `status` (or a per-path status), records every request; `/token` hands out OAuth tokens."""
+    """Answers `status`, records every request; `/token` hands out OAuth tokens. It can stop and start
+    again on the same port (a receiver that goes down and comes back)."""
 
     status: int = 200
     requests: list[Received] = field(default_factory=list)
     tokens_issued: int = 0
     server: ThreadingHTTPServer | None = None
+    port: int = 0  # 0: any free port, kept from the first start on
 
     def start(self) -> "Receiver":
         receiver = self
@@ -41,7 +51,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append(Received(time.monotonic(), self.command, self.path, dict(self.headers), body))
+                status = 200 if self.path.startswith("/token") else receiver.status
+                receiver.requests.append(Received(time.monotonic(), self.command, self.path, dict(self.headers), body,
+                                                  status))
                 if self.path.startswith("/token"):
                     receiver.tokens_issued += 1
                     doc = json.dumps({"access_token": f"token-{receiver.tokens_issued}", "expires_in": 3600}).encode()
@@ -51,7 +63,7 @@ class Receiver:
                     self.end_headers()
                     self.wfile.write(doc)
                     return
-                self.send_response(receiver.status)
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -60,22 +72,24 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def deliveries(self, path: str = "/hook") -> list[Received]:
-        return [r for r in self.requests if r.path == path]
+    def deliveries(self, path: str = "/hook", *, taken: bool = False) -> list[Received]:
+        """The requests to `path`; with `taken`, only those answered 2xx."""
+        return [r for r in self.requests if r.path == path and (r.taken or not taken)]
 
-    def wait_for(self, count: int, path: str = "/hook", timeout: float = 15) -> list[Received]:
+    def wait_for(self, count: int, path: str = "/hook", timeout: float = 15, *, taken: bool = False) -> list[Received]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.deliveries(path)) < count:
+        while time.monotonic() < deadline and len(self.deliveries(path, taken=taken)) < count:
             time.sleep(0.02)
-        return self.deliveries(path)
+        return self.deliveries(path, taken=taken)
 
     def stop(self) -> None:
         if self.server:

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook
@@ -16,64 +15,22 @@ from standardwebhooks import Webhook
 from cli import listen as ls
 from cli.errors import WebhookctlError
 from handlers.contract import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from local_runtime.emulator import free_port
+from http_target_helpers import Receiver
 from operate_stack import stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
 
 
-class Receiver:
-    """An HTTP endpoint on a fixed port that can go down and come back; records what it took."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.got: list[tuple[dict, bytes]] = []
-        self.status = 200
-        self.server = None
-
-    def up(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if 200 <= receiver.status < 300:
-                    receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def down(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def wait_for(self, count: int, timeout: float = 20) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.got) < count:
-            time.sleep(0.05)
-        return [json.loads(body) for _, body in self.got]
-
-
 @pytest.fixture
 def receiver():
-    running = Receiver().up()
+    running = Receiver().start()
     yield running
-    try:
-        running.down()
-    except Exception:
-        pass
+    running.stop()
+
+
+def _bodies(receiver: Receiver, count: int, timeout: float = 20) -> list[dict]:
+    """The details the receiver took (answered 2xx), once `count` arrived or at the timeout."""
+    return [r.json() for r in receiver.wait_for(count, timeout=timeout, taken=True)]
 
 
 def _publish(stack, *details: dict) -> None:
@@ -131,16 +88,18 @@ def test_the_queue_lets_only_its_rule_send_and_is_tagged_with_its_owner(ws, stac
 
 
 def test_each_event_is_forwarded_once_signed_standard_webhooks_style(ws, stack, receiver):
-    running = Running(ws, receiver.url, name="once", keep=False)
+    running = Running(ws, f"{receiver.url}/hook", name="once", keep=False)
     running.wait_open()
     _publish(stack, *[_detail(n) for n in range(5)])
-    got = receiver.wait_for(5)
+    got = _bodies(receiver, 5)
     time.sleep(1.5)  # one more poll: nothing comes twice
     running.stop()
-    assert sorted(d["webhook_id"] for d in got) == [f"{n:032x}" for n in range(5)] and len(receiver.got) == 5
-    for headers, body in receiver.got:
-        assert Webhook(running.secret).verify(body, headers)["provider"] == "stripe"
-        assert headers["webhook-id"] == json.loads(body)["webhook_id"]
+    assert sorted(d["webhook_id"] for d in got) == [f"{n:032x}" for n in range(5)]
+    assert len(receiver.deliveries(taken=True)) == 5
+    for taken in receiver.deliveries(taken=True):
+        headers = taken.lower_headers()
+        assert Webhook(running.secret).verify(taken.body, headers)["provider"] == "stripe"
+        assert headers["webhook-id"] == taken.json()["webhook_id"]
     assert running.summary["forwarded"] == 5
     names = [u.rsplit("/", 1)[-1] for u in stack.client("sqs").list_queues().get("QueueUrls", [])]
     assert f"{stack.stack}-listen-once" not in names  # Ctrl-C without --keep removes it
@@ -148,42 +107,42 @@ def test_each_event_is_forwarded_once_signed_standard_webhooks_style(ws, stack, 
 
 
 def test_nothing_is_lost_while_the_receiver_is_down(ws, stack, receiver):
-    running = Running(ws, receiver.url, name="down", keep=False)
+    running = Running(ws, f"{receiver.url}/hook", name="down", keep=False)
     running.wait_open()
-    receiver.down()
+    receiver.stop()
     _publish(stack, *[_detail(n) for n in range(3)])
     time.sleep(3)
     assert any(not r.ok and r.status is None for r in running.results)  # refused, retried
-    receiver.up()
-    got = receiver.wait_for(3, timeout=40)
+    receiver.start()
+    got = _bodies(receiver, 3, timeout=40)
     running.stop()
     assert sorted(d["webhook_id"] for d in got) == [f"{n:032x}" for n in range(3)]
 
 
 def test_an_error_status_is_retried_and_the_message_kept_until_a_2xx(ws, stack, receiver):
     receiver.status = 503
-    running = Running(ws, receiver.url, name="errors", keep=False)
+    running = Running(ws, f"{receiver.url}/hook", name="errors", keep=False)
     running.wait_open()
     _publish(stack, _detail(1))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and sum(r.status == 503 for r in running.results) < 2:
         time.sleep(0.05)
     receiver.status = 200
-    got = receiver.wait_for(1, timeout=20)
+    got = _bodies(receiver, 1, timeout=20)
     running.stop()
     assert [d["webhook_id"] for d in got] == [f"{1:032x}"]
     assert sum(r.status == 503 for r in running.results) >= 2
 
 
 def test_a_kept_listener_resumes_what_arrived_while_it_was_stopped(ws, stack, receiver):
-    first = Running(ws, receiver.url, name="resume", keep=True)
+    first = Running(ws, f"{receiver.url}/hook", name="resume", keep=True)
     first.wait_open()
     first.stop()
     assert any("kept queue" in line for line in first.lines)
     _publish(stack, _detail(7), _detail(8))
-    second = Running(ws, receiver.url, name="resume", keep=False)
+    second = Running(ws, f"{receiver.url}/hook", name="resume", keep=False)
     second.wait_open()
-    got = receiver.wait_for(2)
+    got = _bodies(receiver, 2)
     second.stop()
     assert any("resuming listener 'resume'" in line for line in second.lines)
     assert sorted(d["webhook_id"] for d in got) == [f"{7:032x}", f"{8:032x}"]
@@ -197,9 +156,9 @@ def test_replay_since_forwards_archived_deliveries_first(ws, stack, receiver):
               for n in range(3)]
     stack.put_delivery("github", "gh-1", now - dt.timedelta(minutes=5))
     stack.put_delivery("stripe", "evt_failed", now - dt.timedelta(minutes=4), status="failed")
-    running = Running(ws, receiver.url, name="replay", keep=False, replay_since="1h",
+    running = Running(ws, f"{receiver.url}/hook", name="replay", keep=False, replay_since="1h",
                       pattern=ls.event_pattern(["stripe"]))
-    got = receiver.wait_for(3)
+    got = _bodies(receiver, 3)
     running.stop()
     assert [d["webhook_id"] for d in got] == recent and old not in [d["webhook_id"] for d in got]
     assert all(d["replayed"] is True for d in got) and [d["payload"]["n"] for d in got] == [0, 1, 2]
@@ -262,9 +221,9 @@ def test_a_stopping_listener_puts_back_what_its_last_poll_brought(ws, stack, rec
     listener = ls.start(ws, name="stopping", pattern=ls.event_pattern(), log=lambda line: None)
     _publish(stack, _detail(1), _detail(2))
     sqs = stack.client("sqs")
-    forwarder = ls.Forwarder(sqs=sqs, listener=listener, url=receiver.url, secret="whsec_" + "A" * 32,
+    forwarder = ls.Forwarder(sqs=sqs, listener=listener, url=f"{receiver.url}/hook", secret="whsec_" + "A" * 32,
                              report=lambda result: None, log=lambda line: None, wait_seconds=1)
     forwarder.stop.set()  # Ctrl-C arrived while the receive was under way
-    assert forwarder.poll_once() == 0.0 and not receiver.got
+    assert forwarder.poll_once() == 0.0 and not receiver.deliveries(taken=True)
     again = sqs.receive_message(QueueUrl=listener.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     assert len(again.get("Messages", [])) == 2  # visible at once, not after the visibility timeout

@@ -15,9 +15,7 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -30,7 +28,7 @@ from cli.workspace import Workspace
 from config import load
 from dev_harness import WEBHOOKCTL, committed_config, serve_dev
 from handlers.schemes import REGISTRY
-from local_runtime.emulator import free_port
+from http_target_helpers import Receiver
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -42,7 +40,8 @@ def project(tmp_path_factory, project_root) -> Path:
     path = folder / "webhookctl.toml"
     path.write_text(committed_config(project_root))
     have = {p.scheme for p in load(path).providers.values()}
-    path.write_text(path.read_text() + "".join(f'\n[providers.{s}]\nscheme = "{s}"\n' for s in REGISTRY if s not in have))
+    missing = [s for s in REGISTRY if s not in have]
+    path.write_text(path.read_text() + "".join(f'\n[providers.{s}]\nscheme = "{s}"\n' for s in missing))
     return folder
 
 
@@ -191,40 +190,8 @@ def test_stats_count_what_came_in(project, sent):
 # --------------------------------------------------------------------------- listen
 
 
-class Receiver:
-    def __init__(self):
-        self.port, self.got, self.server = free_port(), [], None
-
-    def up(self) -> "Receiver":
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def down(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def ids(self) -> list[str]:
-        return [json.loads(body)["webhook_id"] for _, body in self.got]
-
-    def wait_for(self, count: int, timeout: float) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.got) < count:
-            time.sleep(0.1)
-        return self.ids()
+def _ids(received) -> list[str]:
+    return [r.json()["webhook_id"] for r in received]
 
 
 class Listening:
@@ -269,22 +236,22 @@ def no_listener_left():
 
 def test_listen_forwards_each_event_once_survives_a_receiver_outage_and_resumes_by_name(project, ws, sent,
                                                                                        no_listener_left):
-    receiver = Receiver().up()
-    url = f"http://127.0.0.1:{receiver.port}/hook"
+    receiver = Receiver().start()
+    url = f"{receiver.url}/hook"
     first = Listening(project, "--forward-to", url, "--name", "e2e", "--provider", "stripe", "--keep")
     secret = first.secret()
     live = [trigger(ws, sent, "stripe", t)["webhook_id"] for t in ("payment_intent.succeeded", "charge.refunded",
                                                                     "invoice.paid", "checkout.session.completed")]
     trigger(ws, sent, "github", "push")  # not matched by --provider stripe
-    assert sorted(receiver.wait_for(4, timeout=60)) == sorted(live)
-    for headers, body in receiver.got:
-        assert Webhook(secret).verify(body, headers)["provider"] == "stripe"
+    assert sorted(_ids(receiver.wait_for(4, timeout=60))) == sorted(live)
+    for taken in receiver.deliveries():
+        assert Webhook(secret).verify(taken.body, taken.lower_headers())["provider"] == "stripe"
 
-    receiver.down()  # 30 s without a receiver: nothing may be lost
+    receiver.stop()  # 30 s without a receiver: nothing may be lost
     during = [trigger(ws, sent, "stripe", "invoice.paid")["webhook_id"] for _ in range(3)]
     time.sleep(30)
-    receiver.up()
-    assert sorted(receiver.wait_for(7, timeout=60)[4:]) == sorted(during)
+    receiver.start()
+    assert sorted(_ids(receiver.wait_for(7, timeout=60))[4:]) == sorted(during)
 
     stopped = first.stop()
     assert "kept queue" in stopped
@@ -294,11 +261,11 @@ def test_listen_forwards_each_event_once_survives_a_receiver_outage_and_resumes_
     assert second.secret() == secret
     # Nothing lost means each arrives, at the latest once a receive whose answer never reached a listener
     # (a busy machine) has hidden it for VISIBILITY_SECONDS; normally they come within a second or two.
-    assert sorted(receiver.wait_for(9, timeout=VISIBILITY_SECONDS + 30)[7:]) == sorted(meanwhile), second.output()
+    assert sorted(_ids(receiver.wait_for(9, timeout=VISIBILITY_SECONDS + 30))[7:]) == sorted(meanwhile), second.output()
     time.sleep(2)
     assert "removed rule and queue" in second.stop()
-    assert sorted(receiver.ids()) == sorted(live + during + meanwhile)  # each once
-    receiver.down()
+    assert sorted(_ids(receiver.deliveries())) == sorted(live + during + meanwhile)  # each once
+    receiver.stop()
     assert "e2e" not in run(project, "listen", "--cleanup", "--json").stdout
 
 
