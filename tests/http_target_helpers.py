@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+import pytest
 
 from handlers.contract import REDRIVE_SOURCE, connection_name, redrive_rule_name, route_rule_name, targets_dlq_name
 
@@ -95,6 +96,14 @@ class Receiver:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    """A Receiver for one test (import it into a test module to use it)."""
+    running = Receiver().start()
+    yield running
+    running.stop()
 
 
 def clients(endpoint: str):

@@ -15,17 +15,10 @@ from standardwebhooks import Webhook
 from cli import listen as ls
 from cli.errors import WebhookctlError
 from handlers.contract import EVENT_DETAIL_TYPE, EVENT_SOURCE
-from http_target_helpers import Receiver
+from http_target_helpers import Receiver, receiver  # noqa: F401 (receiver: a fixture)
 from operate_stack import stack, ws  # noqa: F401 (stack, ws: fixtures)
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 def _bodies(receiver: Receiver, count: int, timeout: float = 20) -> list[dict]:

@@ -8,20 +8,14 @@ import time
 
 import pytest
 
-from http_target_helpers import Receiver, clients, deploy_bus, deploy_http_route, detail, publish
+from http_target_helpers import clients, deploy_bus, deploy_http_route, detail, publish
+from http_target_helpers import receiver  # noqa: F401 (a fixture)
 from local_runtime.http_targets import Authorizer, Backoff, HttpTargetDeliverer
 
 pytestmark = pytest.mark.emulator
 
 _projects = itertools.count()
 ORDERS_AUTH = {"type": "api_key", "header": "X-Orders-Key"}  # the committed config's orders route
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

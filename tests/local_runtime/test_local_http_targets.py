@@ -10,7 +10,8 @@ import time
 import pytest
 
 from handlers.contract import REDRIVE_SOURCE
-from http_target_helpers import Receiver, clients, deploy_bus, deploy_http_route, detail, publish
+from http_target_helpers import clients, deploy_bus, deploy_http_route, detail, publish
+from http_target_helpers import receiver  # noqa: F401 (a fixture)
 from local_runtime.http_targets import Backoff, HttpTargetDeliverer, RateLimiter, Target, json_path, render_input
 
 pytestmark = pytest.mark.emulator
@@ -22,13 +23,6 @@ _buses = itertools.count()
 @pytest.fixture
 def aws(emulator):
     return clients(emulator.endpoint)
-
-
-@pytest.fixture
-def receiver():
-    running = Receiver().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
