@@ -86,13 +86,23 @@ def project_root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def emulator():
-    """A moto server on a free loopback port for the whole session."""
+def _running_emulator():
     from local_runtime.emulator import Emulator, free_port
 
     with Emulator(port=free_port()) as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """A moto server on a free loopback port for the whole session."""
+    yield from _running_emulator()
+
+
+@pytest.fixture(scope="module")
+def own_emulator():
+    """A moto server of the module's own: the stacks it deploys never meet other modules' resources."""
+    yield from _running_emulator()
 
 
 @pytest.fixture(scope="session")

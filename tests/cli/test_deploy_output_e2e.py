@@ -1,4 +1,4 @@
-"""What deploy, plan and destroy show, with the real Terraform against the emulator, and the CI workflow of docs/ci.md.
+"""What deploy, plan and destroy show, with the real Terraform against the own_emulator, and the CI workflow of docs/ci.md.
 
 One applied stack for the module (a full apply is ~65 s): deployed once with stderr on a
 pseudo-terminal, then changed a little at a time (a provider added: a deploy into a pipe; removed
@@ -92,17 +92,9 @@ def built_resources(project: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    from local_runtime.emulator import Emulator, free_port
-
-    with Emulator(port=free_port()) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, project_root, emulator):
+def project(tmp_path_factory, project_root, own_emulator):
     folder = tmp_path_factory.mktemp("output-project")
-    text = (project_root / "webhookctl.toml").read_text().replace("http://127.0.0.1:4566", emulator.endpoint)
+    text = (project_root / "webhookctl.toml").read_text().replace("http://127.0.0.1:4566", own_emulator.endpoint)
     (folder / "webhookctl.toml").write_text(text)
     return folder
 
@@ -276,7 +268,7 @@ def run_job(project: Path, environment: str, event: str, tmp: Path) -> tuple[int
     return None, summary.read_text(), ran
 
 
-def test_the_documented_ci_workflow_against_the_emulator(project, first_deploy, emulator, tmp_path):
+def test_the_documented_ci_workflow_against_the_emulator(project, first_deploy, own_emulator, tmp_path):
     workflow = documented_workflow()
     assert workflow["permissions"]["id-token"] == "write"  # OIDC, no stored keys
     job = workflow["jobs"]["plan"]
@@ -291,7 +283,7 @@ def test_the_documented_ci_workflow_against_the_emulator(project, first_deploy, 
     assert summary == ("### webhookctl plan: `local`\n\n"
                        "No changes: the environment matches its configuration.\n")
     # Drift: someone deleted a log group behind Terraform's back. The nightly run fails, and says what.
-    logs = boto3.client("logs", endpoint_url=emulator.endpoint, region_name="us-east-1",
+    logs = boto3.client("logs", endpoint_url=own_emulator.endpoint, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
     logs.delete_log_group(logGroupName="/aws/events/webhooks-local-bus/audit-log")
     failed, summary, ran = run_job(project, "local", "schedule", tmp_path)

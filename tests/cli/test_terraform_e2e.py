@@ -25,30 +25,21 @@ backend = {{ type = "s3", bucket = "webhooks-tfstate-staging", key = "webhookctl
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    """The staging test's own emulator: its stack must not meet other tests' resources."""
-    from local_runtime.emulator import Emulator, free_port
-
-    with Emulator(port=free_port()) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def e2e_project(tmp_path_factory, project_root, emulator):
+def e2e_project(tmp_path_factory, project_root, own_emulator):
     folder = tmp_path_factory.mktemp("e2e-project")
-    text = (project_root / "webhookctl.toml").read_text().replace("http://127.0.0.1:4566", emulator.endpoint)
-    (folder / "webhookctl.toml").write_text(text + STAGING.format(endpoint=emulator.endpoint))
+    text = (project_root / "webhookctl.toml").read_text().replace("http://127.0.0.1:4566", own_emulator.endpoint)
+    (folder / "webhookctl.toml").write_text(text + STAGING.format(endpoint=own_emulator.endpoint))
     return folder
 
 
 @pytest.fixture
 def project(e2e_project):
-    """conftest's `run_cli` runs in this module's project (its emulator, its staging environment)."""
+    """conftest's `run_cli` runs in this module's project (its own emulator, its staging environment)."""
     return e2e_project
 
 
-def s3(emulator):
-    return boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1")
+def s3(own_emulator):
+    return boto3.client("s3", endpoint_url=own_emulator.endpoint, region_name="us-east-1")
 
 
 @pytest.mark.xdist_group("applied-local-stack")  # with tests/infra/test_terraform.py: one applied stack for both
@@ -73,13 +64,13 @@ def test_local_deploy_outputs_and_state(applied_local_stack):
     assert again.exit_code == 0, again.output[-3000:]  # no drift after apply
 
 
-def test_s3_backend_on_the_emulator(run_cli, emulator):
+def test_s3_backend_on_the_emulator(run_cli, own_emulator):
     first = run_cli("bootstrap", "--env", "staging", "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["created"] is True
     second = run_cli("bootstrap", "--env", "staging", "--json")
     assert json.loads(second.stdout)["created"] is False  # safe to run twice
-    bucket = s3(emulator)
+    bucket = s3(own_emulator)
     assert bucket.get_bucket_versioning(Bucket="webhooks-tfstate-staging")["Status"] == "Enabled"
     block = bucket.get_public_access_block(Bucket="webhooks-tfstate-staging")["PublicAccessBlockConfiguration"]
     assert all(block.values())
